@@ -1,0 +1,53 @@
+# make test  - install everything into .venv (and Debian's prometheus when possible), lint, type-check, test
+# make demo  - bring the sandbox up, run a small game day, print where the reports are, take it down
+# make bench - print speed and memory figures
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: test demo bench lint typecheck contracts pytest install prometheus clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[sandbox,dev]'
+	touch $(STAMP)
+
+install: $(STAMP) prometheus
+
+prometheus:
+	@if command -v prometheus >/dev/null 2>&1; then \
+		echo "prometheus: $$(command -v prometheus)"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's prometheus package"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
+		|| echo "WARNING: could not install prometheus; PromQL tests will be skipped"; \
+	else \
+		echo "WARNING: no prometheus binary and no root/apt; PromQL tests will be skipped"; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check harness probes tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: install
+	$(BIN)/pytest -q -x --durations=15
+
+test: install lint typecheck contracts pytest
+
+demo: install
+	$(BIN)/python -m harness.demo
+
+bench: install
+	$(BIN)/python -m harness.bench
+
+clean:
+	-$(BIN)/harness sandbox down
+	rm -rf .sandbox

@@ -1,0 +1,116 @@
+"""The shared state of one sandbox daemon: config, store, truth log, ports, VMs and firewalls.
+
+Every component (kubeapi, controller/kubelet, compute, ingress, toxiproxy, postgres, partner,
+prometheus) receives the one `Context` and talks to the others only through it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from .config import SandboxConfig
+from .store import Store
+from .truth import Truth
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _address_in_use(ip: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((ip, port))
+        except OSError:
+            return True
+    return False
+
+
+class IpAllocator:
+    """Hands out pod IPs from the loopback pod network, skipping addresses in use (another sandbox)."""
+
+    def __init__(self, cidr: str, port: int) -> None:
+        self._hosts = ipaddress.ip_network(cidr).hosts()
+        self._port = port
+        self._free: list[str] = []
+
+    def allocate(self) -> str:
+        while self._free:
+            ip = self._free.pop(0)
+            if not _address_in_use(ip, self._port):
+                return ip
+        for host in self._hosts:
+            ip = str(host)
+            if ip.endswith(".0") or ip.endswith(".255"):
+                continue
+            if not _address_in_use(ip, self._port):
+                return ip
+        raise RuntimeError("pod network exhausted")
+
+    def release(self, ip: str) -> None:
+        self._free.append(ip)
+
+
+@dataclass
+class Vm:
+    """A Compute Engine instance backing one node (same name)."""
+
+    name: str
+    zone: str
+    id: int
+    status: str = "RUNNING"  # PROVISIONING, STAGING, RUNNING, STOPPING, TERMINATED
+    tags: list[str] = field(default_factory=list)
+    tags_fingerprint: str = "42WmSpB8rSM="
+    labels: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    machine_type: str = "e2-standard-4"
+    network_ip: str = ""
+    creation_timestamp: str = ""
+
+
+class Component(Protocol):
+    """A part of the sandbox the daemon starts, checks and stops."""
+
+    name: str
+
+    async def start(self, ctx: Context) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def health(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class Context:
+    config: SandboxConfig
+    dir: Path
+    store: Store
+    truth: Truth
+    ports: dict[str, int] = field(default_factory=dict)
+    vms: dict[str, Vm] = field(default_factory=dict)
+    firewalls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    endpoints: dict[str, Any] = field(default_factory=dict)
+    pod_ips: IpAllocator | None = None
+    api_faults: dict[str, Any] = field(default_factory=dict)
+    components: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    def url(self, port_name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[port_name]}"
+
+    def node_names(self) -> list[str]:
+        return list(self.vms)
+
+    def zone_of_node(self, node: str) -> str | None:
+        vm = self.vms.get(node)
+        return vm.zone if vm else None

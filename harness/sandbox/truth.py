@@ -1,0 +1,33 @@
+"""The ground-truth log: one timestamped JSON line per real change in the sandbox."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+
+class Truth:
+    """Appends to ``.sandbox/truth.jsonl``. Events: pod.created, pod.ready, pod.unready, pod.killed,
+    pod.deleted, node.ready, node.notready, endpoint.added, endpoint.removed, vm.stopped, vm.started,
+    toxic.added, toxic.removed, proxy.enabled, proxy.disabled, firewall.inserted, firewall.deleted."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._fh = open(path, "a", buffering=1) if path else None  # noqa: SIM115
+
+    def record(self, event: str, **fields: Any) -> None:
+        if self._fh is None:
+            return
+        self._fh.write(json.dumps({"ts": round(time.time(), 3), "event": event, **fields}) + "\n")
+
+    def close(self) -> None:
+        if self._fh:
+            self._fh.close()
+
+
+def read_truth(path: Path) -> list[dict[str, Any]]:
+    """All truth events, oldest first."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
