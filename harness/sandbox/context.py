@@ -114,3 +114,55 @@ class Context:
     def zone_of_node(self, node: str) -> str | None:
         vm = self.vms.get(node)
         return vm.zone if vm else None
+
+
+PORT_NAMES = (
+    "kubernetes", "compute", "ingress", "toxiproxy", "postgres", "pg_proxy",
+    "partner", "partner_proxy", "prometheus", "admin",
+)
+
+
+def node_name(config: SandboxConfig, zone_suffix: str, index: int) -> str:
+    """GKE-style node (and VM) name, e.g. ``gke-shop-default-pool-b-0``."""
+    return f"gke-{config.cluster_name}-default-pool-{zone_suffix}-{index}"
+
+
+def make_vms(config: SandboxConfig) -> dict[str, Vm]:
+    """One VM per node, in every zone, named like the node it backs."""
+    vms: dict[str, Vm] = {}
+    n = 0
+    for suffix in config.zones:
+        zone = f"{config.region}-{suffix}"
+        for i in range(config.nodes_per_zone):
+            n += 1
+            name = node_name(config, suffix, i)
+            vms[name] = Vm(
+                name=name,
+                zone=zone,
+                id=4_000_000_000_000_000_000 + n,
+                labels={"goog-gke-node": "", "goog-k8s-cluster-name": config.cluster_name},
+                tags=[f"gke-{config.cluster_name}-node"],
+                metadata={
+                    "created-by": f"projects/{config.project}/zones/{zone}/instanceGroupManagers/"
+                    f"gke-{config.cluster_name}-default-pool-{suffix}-grp",
+                    "cluster-name": config.cluster_name,
+                },
+                network_ip=f"10.132.0.{n + 1}",
+                creation_timestamp="2026-01-01T00:00:00.000-07:00",
+            )
+    return vms
+
+
+def new_context(config: SandboxConfig, directory: Path, store: Store | None = None) -> Context:
+    """A context with ports allocated and VMs made, before any component starts."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ctx = Context(
+        config=config,
+        dir=directory,
+        store=store or Store(),
+        truth=Truth(directory / "truth.jsonl"),
+        ports={name: free_port() for name in PORT_NAMES},
+        vms=make_vms(config),
+    )
+    ctx.pod_ips = IpAllocator(config.pod_network, config.pod_port)
+    return ctx
