@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .selectors import parse_field_selector, parse_label_selector
+from harness.selectors import parse_field_selector, parse_label_selector
 
 Obj = dict[str, Any]
 
