@@ -68,18 +68,30 @@ def match_labels_selector(selector: dict[str, Any] | None) -> Callable[[dict[str
         return lambda labels: True
     preds: list[Callable[[dict[str, str]], bool]] = []
     for k, v in (selector.get("matchLabels") or {}).items():
-        preds.append(lambda labels, k=k, v=v: labels.get(k) == v)
+        preds.append(_label_pred(k, "In", {v}))
     for expr in selector.get("matchExpressions") or []:
-        key, op, vals = expr["key"], expr["operator"], set(expr.get("values") or [])
-        if op == "In":
-            preds.append(lambda labels, key=key, vals=vals: labels.get(key) in vals)
-        elif op == "NotIn":
-            preds.append(lambda labels, key=key, vals=vals: labels.get(key) not in vals)
-        elif op == "Exists":
-            preds.append(lambda labels, key=key: key in labels)
-        elif op == "DoesNotExist":
-            preds.append(lambda labels, key=key: key not in labels)
+        preds.append(_label_pred(expr["key"], expr["operator"], set(expr.get("values") or [])))
     return lambda labels: all(p(labels) for p in preds)
+
+
+def _label_pred(key: str, op: str, vals: set[str]) -> Callable[[dict[str, str]], bool]:
+    def pred(labels: dict[str, str]) -> bool:
+        if op == "In":
+            return labels.get(key) in vals
+        if op == "NotIn":
+            return labels.get(key) not in vals
+        if op == "Exists":
+            return key in labels
+        return key not in labels  # DoesNotExist
+
+    return pred
+
+
+def _field_pred(path: str, negate: bool, value: str) -> Matcher:
+    def pred(obj: dict[str, Any]) -> bool:
+        return (_field_value(obj, path) == value) != negate
+
+    return pred
 
 
 def _field_value(obj: dict[str, Any], path: str) -> str:
@@ -101,8 +113,5 @@ def parse_field_selector(text: str | None) -> Matcher:
         if not m:
             raise SelectorError(f"invalid field selector: {term!r}")
         path, op, value = m.groups()
-        if op == "!=":
-            preds.append(lambda o, p=path, v=value: _field_value(o, p) != v)
-        else:
-            preds.append(lambda o, p=path, v=value: _field_value(o, p) == v)
+        preds.append(_field_pred(path, op == "!=", value))
     return lambda obj: all(p(obj) for p in preds)

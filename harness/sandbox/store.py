@@ -12,7 +12,7 @@ import copy
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from harness.selectors import parse_field_selector, parse_label_selector
@@ -79,7 +79,7 @@ class Conflict(StoreError):
 
 def now_iso() -> str:
     """RFC 3339 UTC timestamp, second precision, as Kubernetes writes them."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 Key = tuple[str, str, str]  # (plural, namespace or "", name)

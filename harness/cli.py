@@ -1,0 +1,217 @@
+"""The `harness` command. Library code raises; only this module turns errors into exit codes:
+0 all SLOs met · 1 an SLO was breached · 2 invalid input or refused, nothing injected ·
+3 aborted or interrupted, every fault reverted · 4 a revert failed, a human must act."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError, InvalidExperiment, Refused, RevertFailed
+
+EXIT_OK, EXIT_SLO, EXIT_INVALID, EXIT_ABORTED, EXIT_REVERT = 0, 1, 2, 3, 4
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# -- sandbox ----------------------------------------------------------------------------------------
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from harness.sandbox import manage  # the CLI (not the engine) may import the sandbox
+
+    directory = Path(args.dir)
+    if args.action == "up":
+        eps = manage.up(directory, Path(args.config) if args.config else None)
+        print(f"sandbox up: site {eps['ingress']}  kubernetes {eps['kubernetes']}")
+        print(f"  kubeconfig {eps['kubeconfig']}  endpoints {directory / 'endpoints.json'}")
+        return EXIT_OK
+    if args.action == "down":
+        print("sandbox down" if manage.down(directory) else "no sandbox was running")
+        return EXIT_OK
+    if args.action == "config":
+        from harness.sandbox.config import dump_defaults
+
+        print(dump_defaults())
+        return EXIT_OK
+    status = manage.status(directory)
+    ok = True
+    for name, health in status["components"].items():
+        ok = ok and bool(health.get("ok"))
+        detail = ", ".join(f"{k}={v}" for k, v in health.items() if k != "ok")
+        print(f"{'OK  ' if health.get('ok') else 'FAIL'} {name:<11} {detail}")
+    return EXIT_OK if ok else EXIT_SLO
+
+
+# -- experiments --------------------------------------------------------------------------------------
+def _load(path: str, target: str | None) -> Any:
+    from harness.spec import load_experiment
+
+    return load_experiment(Path(path), target_override=target)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from harness.spec import validate_paths
+
+    results = validate_paths([Path(p) for p in args.paths])
+    bad = 0
+    for path, problems in results.items():
+        if problems:
+            bad += 1
+            for problem in problems:
+                _err(str(problem))
+        else:
+            print(f"{path}: ok")
+    return EXIT_INVALID if bad else EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from harness.spec import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
+
+
+async def _plan(loaded: Any) -> tuple[Any, Any]:
+    from harness.run import Run
+
+    run = Run(loaded, reports=Path("reports"))
+    return run, await run.plan()
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    loaded = _load(args.experiment, args.target)
+    _, plan = asyncio.run(_plan(loaded))
+    print(f"plan for {loaded.experiment.name} on target {loaded.experiment.target}:")
+    print(plan.describe())
+    if plan.refusals:
+        for reason in plan.refusals:
+            _err(f"refused: {reason}")
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        codes = [cmd_plan(argparse.Namespace(experiment=p, target=args.target)) for p in args.experiments]
+        return max(codes)
+    loaded_all = [_load(p, args.target) for p in args.experiments]  # validate all before running any
+    worst = EXIT_OK
+    for loaded in loaded_all:
+        worst = max(worst, _run_one(loaded, Path(args.reports), args.seed))
+    return worst
+
+
+def _run_one(loaded: Any, reports: Path, seed: int | None) -> int:
+    from harness.run import Run
+
+    async def go() -> dict[str, Any]:
+        run = Run(loaded, reports=reports, seed=seed)
+        return await run.execute()
+
+    result = asyncio.run(go())
+    print(f"{result['name']}: {result['status'].upper()} (exit {result['exit_code']})")
+    if result.get("aborted_by"):
+        print(f"  aborted: {result['aborted_by']}")
+    for slo in result.get("slos", []):
+        mark = {True: "ok  ", False: "FAIL", None: "n/a "}[slo.get("passed")]
+        print(f"  {mark} {slo['name']}: {slo['sli']} {slo['objective']} ({slo['window']}) measured {slo['display']}")
+    if result.get("still_injected"):
+        _err("STILL INJECTED — a human must act:")
+        for item in result["still_injected"]:
+            _err(f"  {item}")
+    print(f"  report: {result['run_dir']}/summary.md")
+    return int(result["exit_code"])
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from harness.rollback import rollback
+
+    reverted = asyncio.run(rollback(Path(args.run_dir)))
+    if not reverted:
+        print("nothing to revert: every injected fault was reverted")
+    for item in reverted:
+        print(f"reverted {item}")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.report.summary import render_summary
+
+    run_dir = Path(args.run_dir)
+    run = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "summary.md").write_text(render_summary(run))
+    print(f"{run_dir / 'summary.md'}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="harness", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    sb = sub.add_parser("sandbox", help="start, stop or check the local simulated GKE")
+    sb.add_argument("action", choices=["up", "down", "status", "config"])
+    sb.add_argument("--dir", default=".sandbox", help="sandbox folder (default .sandbox)")
+    sb.add_argument("--config", default=None, help="sandbox config YAML (see `harness sandbox config`)")
+    sb.set_defaults(fn=cmd_sandbox)
+    v = sub.add_parser("validate", help="check experiments without touching anything")
+    v.add_argument("paths", nargs="+")
+    v.set_defaults(fn=cmd_validate)
+    s = sub.add_parser("schema", help="print the experiment JSON Schema")
+    s.set_defaults(fn=cmd_schema)
+    pl = sub.add_parser("plan", help="resolve targets against the live target and print what would be hit")
+    pl.add_argument("experiment")
+    pl.add_argument("--target", default=None)
+    pl.set_defaults(fn=cmd_plan)
+    r = sub.add_parser("run", help="run experiments; one run folder each")
+    r.add_argument("experiments", nargs="+")
+    r.add_argument("--target", default=None)
+    r.add_argument("--dry-run", action="store_true", help="stop after the plan")
+    r.add_argument("--reports", default="reports", help="where run folders go (default reports/)")
+    r.add_argument("--seed", type=int, default=None, help="seed for random target choice")
+    r.set_defaults(fn=cmd_run)
+    rb = sub.add_parser("rollback", help="revert whatever a run injected and did not revert")
+    rb.add_argument("run_dir")
+    rb.set_defaults(fn=cmd_rollback)
+    rp = sub.add_parser("report", help="re-render a run folder's summary")
+    rp.add_argument("run_dir")
+    rp.set_defaults(fn=cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code = int(args.fn(args))
+    except InvalidExperiment as exc:
+        for problem in exc.problems:
+            _err(str(problem))
+        code = EXIT_INVALID
+    except Refused as exc:
+        _err(f"refused: {exc}")
+        code = EXIT_INVALID
+    except RevertFailed as exc:
+        _err("REVERT FAILED — still injected, a human must act:")
+        for item in exc.still_injected:
+            _err(f"  {item}")
+        code = EXIT_REVERT
+    except HarnessError as exc:
+        _err(f"error: {exc}")
+        code = EXIT_ABORTED
+    except KeyboardInterrupt:
+        code = EXIT_ABORTED
+    except Exception as exc:  # noqa: BLE001 - sandbox errors and the like: a message, not a trace
+        if type(exc).__name__ != "SandboxError":
+            raise
+        _err(f"sandbox: {exc}")
+        code = EXIT_INVALID
+    return code
+
+
+def entry() -> None:
+    """Console script: exit with main()'s code."""
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""From a target to live connections: the Kubernetes, Compute, Toxiproxy and PostgreSQL seams.
+
+`run` and `rollback` both build their fault context here, from the same `Connection`, which
+``run.started`` journals (without secrets) so a rollback after a crash reaches the same cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import Refused
+from harness.faults.base import FaultEnv
+from harness.journal import Journal
+from probes.base import ProbeEnv
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where a run's target lives. ``postgres_dsn`` may hold a secret and is never journaled."""
+
+    kind: str
+    site_url: str
+    kubeconfig: str | None = None
+    context: str | None = None
+    compute_endpoint: str | None = None
+    toxiproxy_url: str | None = None
+    prometheus_url: str | None = None
+    project: str | None = None
+    region: str | None = None
+    zones: list[str] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+    postgres_allowed_hosts: list[str] = field(default_factory=list)
+    postgres_dsn: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def public(self) -> dict[str, Any]:
+        """Everything but secrets, for the journal."""
+        data = asdict(self)
+        data.pop("postgres_dsn")
+        return data
+
+    @classmethod
+    def from_public(cls, data: dict[str, Any], postgres_dsn: str | None = None) -> Connection:
+        return cls(**{**data, "postgres_dsn": postgres_dsn})
+
+
+def _sandbox_connection(endpoints_file: Path) -> Connection:
+    if not endpoints_file.exists():
+        raise Refused(f"the sandbox is not running ({endpoints_file} missing): run `harness sandbox up` first")
+    eps = json.loads(endpoints_file.read_text())
+    return Connection(
+        kind="sandbox",
+        site_url=eps["ingress"],
+        kubeconfig=eps["kubeconfig"],
+        context=None,
+        compute_endpoint=eps["compute"],
+        toxiproxy_url=eps["toxiproxy"],
+        prometheus_url=eps.get("prometheus"),
+        project=eps["project"],
+        region=eps["region"],
+        zones=list(eps["zones"]),
+        namespaces=[eps.get("namespace", "shop")],
+        postgres_allowed_hosts=["127.0.0.1", "localhost"],
+        postgres_dsn=eps.get("postgres_admin") or eps.get("postgres"),
+        extra={"postgres": eps.get("postgres"), "proxies": eps.get("proxies", {})},
+    )
+
+
+def resolve_connection(target: Any) -> Connection:
+    """A spec Target (sandbox or gke) as a Connection."""
+    if target.kind == "sandbox":
+        return _sandbox_connection(Path(target.endpoints_file))
+    pg = getattr(target, "postgres", None)
+    return Connection(
+        kind=target.kind,
+        site_url=str(target.site_url),
+        kubeconfig=target.kubeconfig,
+        context=target.context,
+        compute_endpoint=getattr(target, "compute_endpoint", None),
+        toxiproxy_url=getattr(target, "toxiproxy_url", None),
+        prometheus_url=getattr(target, "prometheus_url", None),
+        project=target.project,
+        region=target.region,
+        namespaces=list(target.namespaces or []),
+        postgres_allowed_hosts=list(getattr(pg, "allowed_hosts", None) or []),
+        postgres_dsn=getattr(pg, "dsn", None),
+    )
+
+
+def kube_client(conn: Connection) -> Any:
+    from harness.clients.kube import KubeClient
+
+    return KubeClient(conn.kubeconfig, conn.context)
+
+
+def fault_env(conn: Connection, journal: Journal | None, seed: int | None = None,
+              max_pods_fraction: float = 1.0) -> FaultEnv:
+    """The fault context of a run or a rollback."""
+    env = FaultEnv(
+        journal=journal,
+        kube=kube_client(conn),
+        postgres={"dsn": conn.postgres_dsn, "allowed_hosts": conn.postgres_allowed_hosts},
+        project=conn.project,
+        region=conn.region,
+        rng=random.Random(seed),
+        max_pods_fraction=max_pods_fraction,
+    )
+    return env
+
+
+def probe_env(conn: Connection, kube: Any = None) -> ProbeEnv:
+    return ProbeEnv(site_url=conn.site_url, kube=kube or kube_client(conn))

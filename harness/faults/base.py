@@ -1,0 +1,128 @@
+"""The fault interface and the registry of fault implementations.
+
+A fault is planned (targets resolved, nothing touched), injected (its undo journaled *before* it acts),
+held for its duration, and reverted. ``undo`` is a classmethod that needs only the journaled undo
+records, so `harness rollback` can revert after a crash with no live fault object. Reverts are
+idempotent: running one twice is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from harness.journal import Journal
+
+
+@dataclass
+class FaultEnv:
+    """What faults reach the world through (built by harness.connect for run and rollback)."""
+
+    journal: Journal | None = None
+    kube: Any = None  # harness.clients.kube.KubeClient
+    compute: Any = None  # harness.clients.compute.ComputeClient
+    toxiproxy: Any = None  # harness.clients.toxiproxy.ToxiproxyClient
+    postgres: dict[str, Any] = field(default_factory=dict)  # dsn, allowed_hosts
+    project: str | None = None
+    region: str | None = None
+    rng: random.Random = field(default_factory=random.Random)
+    max_pods_fraction: float = 1.0
+
+    def record(self, type_: str, **fields: Any) -> None:
+        if self.journal is not None:
+            self.journal.write(type_, **fields)
+
+    def on_retry(self, what: str, exc: BaseException, attempt: int) -> None:
+        self.record("retry", what=what, error=str(exc), attempt=attempt)
+
+
+@dataclass
+class FaultPlan:
+    """What a fault would hit, said plainly; nothing was touched to learn it."""
+
+    targets: list[str]
+    notes: list[str] = field(default_factory=list)
+    blast: dict[str, Any] = field(default_factory=dict)
+    refuse: str | None = None  # a reason to refuse the run (exit 2)
+
+
+class Fault(ABC):
+    """One fault of one experiment step."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, fault_id: str, params: Any, env: FaultEnv) -> None:
+        self.id = fault_id
+        self.params = params
+        self.env = env
+        self.targets: list[str] = []
+        self.measurements: dict[str, Any] = {}
+        self._undo: list[dict[str, Any]] = []
+
+    # -- the lifecycle -----------------------------------------------------------------------------
+    @abstractmethod
+    async def plan(self) -> FaultPlan:
+        """Resolve targets against the live system without changing anything."""
+
+    @abstractmethod
+    async def inject(self) -> None:
+        """Act. Must call ``record_undo`` before every change it makes."""
+
+    async def hold(self, until: float) -> None:
+        """Keep the fault in place until ``until`` (time.time()); e.g. repeat a kill every N s."""
+        await asyncio.sleep(max(0.0, until - time.time()))
+
+    async def revert(self) -> None:
+        """Undo everything this fault did (idempotent)."""
+        await type(self).undo(self._undo, self.env)
+
+    @classmethod
+    async def undo(cls, records: list[dict[str, Any]], env: FaultEnv) -> None:
+        """Revert from journaled undo records alone (used by revert and by `harness rollback`).
+
+        The default has nothing to restore (e.g. a killed pod is replaced by its controller)."""
+        return None
+
+    @property
+    def duration(self) -> float:
+        return float(getattr(self.params, "duration", 0.0) or 0.0)
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def record_undo(self, data: dict[str, Any]) -> None:
+        """Journal how to undo the next change, before making it."""
+        self._undo.append(data)
+        self.env.record("fault.undo", id=self.id, kind=self.kind, undo=data)
+
+
+class FaultRegistry:
+    """Fault kinds by name; registering a name twice is an error."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, type[Fault]] = {}
+
+    def register(self, cls: type[Fault]) -> type[Fault]:
+        if cls.kind in self._kinds:
+            raise ValueError(f"fault kind {cls.kind!r} registered twice")
+        self._kinds[cls.kind] = cls
+        return cls
+
+    def get(self, kind: str) -> type[Fault]:
+        return self._kinds[kind]
+
+    def kinds(self) -> list[str]:
+        return sorted(self._kinds)
+
+
+REGISTRY = FaultRegistry()
+register = REGISTRY.register
+
+
+def load_all() -> FaultRegistry:
+    """Import every fault module so each registers itself, and return the registry."""
+    from . import pods  # noqa: F401
+
+    return REGISTRY

@@ -1,0 +1,367 @@
+"""The run lifecycle: plan → steady state → load and probes → baseline → faults → recovery →
+steady state → evaluate → run folder → exit code.
+
+Every exit path reverts: success, SLO failure, exception, guard abort, SIGINT, SIGTERM. The body of
+the run is one task; interrupting it (a signal, a guard) cancels that task, and the cleanup that
+follows reverts every fault that journaled an undo, under a shield, whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.connect import Connection, fault_env, probe_env, resolve_connection
+from harness.errors import Aborted, FaultError, HarnessError, Refused
+from harness.faults.base import Fault, FaultPlan, load_all
+from harness.guards import GuardInput, GuardSet
+from harness.journal import Journal
+from harness.live import LiveState, LiveView
+from harness.runfolder import evaluate_folder, make_run_dir, write_outputs
+from harness.timeline import TimelineWriter
+from probes.base import Observation, Probe
+from probes.base import load_all as load_probes
+
+
+@dataclass
+class PlanResult:
+    """What a run would hit; ``refusals`` non-empty means the run must not start."""
+
+    faults: list[tuple[Fault, FaultPlan]] = field(default_factory=list)
+
+    @property
+    def refusals(self) -> list[str]:
+        return [p.refuse for _, p in self.faults if p.refuse]
+
+    def describe(self) -> str:
+        lines = []
+        for fault, plan in self.faults:
+            lines.append(f"- {fault.id} ({fault.kind}): {len(plan.targets)} target(s)")
+            lines += [f"    {n}" for n in plan.notes]
+            lines += [f"    target {t}" for t in plan.targets[:50]]
+            if plan.refuse:
+                lines.append(f"    REFUSED: {plan.refuse}")
+        return "\n".join(lines) if lines else "(no faults)"
+
+
+def build_faults(experiment: Any, env: Any) -> list[Fault]:
+    registry = load_all()
+    faults = []
+    for i, step in enumerate(experiment.timeline.faults):
+        fid = step.name or f"{i + 1}-{step.kind}"
+        faults.append(registry.get(step.kind)(fid, step.params, env))
+    return faults
+
+
+async def plan_faults(faults: list[Fault]) -> PlanResult:
+    result = PlanResult()
+    for f in faults:
+        result.faults.append((f, await f.plan()))
+    return result
+
+
+class Run:
+    """One execution of one loaded experiment."""
+
+    def __init__(self, loaded: Any, *, reports: Path, live_stream: Any = None, seed: int | None = None) -> None:
+        self.loaded = loaded
+        self.exp = loaded.experiment
+        self.reports = reports
+        self.seed = seed
+        self.conn: Connection = resolve_connection(loaded.target)
+        self.env = fault_env(self.conn, None, seed, self.exp.safety.max_pods_fraction)
+        self.faults = build_faults(self.exp, self.env)
+        self.live = LiveView(LiveState(self.exp.name), stream=live_stream)
+        self.run_dir: Path | None = None
+        self.journal: Journal | None = None
+        self.timeline: TimelineWriter | None = None
+        self.aborted_by: str | None = None
+        self.extra_status: str | None = None
+        self.revert_failures: list[str] = []
+        self._reverted: set[str] = set()
+        self._body: asyncio.Task[None] | None = None
+        self._load: Any = None
+        self._load_totals: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._probes: list[tuple[Any, Probe]] = []
+        self._reverting = False
+        self._signals = 0
+        self._steady_after: list[str] = []
+
+    # -- plan --------------------------------------------------------------------------------------
+    async def plan(self) -> PlanResult:
+        return await plan_faults(self.faults)
+
+    # -- execute -----------------------------------------------------------------------------------
+    async def execute(self) -> dict[str, Any]:
+        """Run the experiment; returns the run.json content. Raises Refused before anything starts."""
+        plan = await self.plan()
+        if plan.refusals:
+            raise Refused("; ".join(plan.refusals))
+        self._open_folder(plan)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        self.live.start()
+        self._body = asyncio.create_task(self._run_body())
+        try:
+            await self._body
+        except asyncio.CancelledError:
+            if self.aborted_by is None:
+                raise
+        except (Refused, Aborted) as exc:
+            self._set_abort(str(exc), status="refused" if isinstance(exc, Refused) else "aborted")
+        except HarnessError as exc:
+            self._set_abort(f"{type(exc).__name__}: {exc}", status="aborted")
+        finally:
+            run = await asyncio.shield(self._cleanup())
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+        return run
+
+    def _set_abort(self, reason: str, status: str = "aborted") -> None:
+        if self.aborted_by is None:
+            self.aborted_by, self.extra_status = reason, status
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._signals += 1
+        name = signal.Signals(sig).name
+        if self._signals == 1 or not self._reverting:
+            self._set_abort(f"interrupted by {name}")
+            self.live.say(f"{name}: stopping the run and reverting every fault")
+            if self._body and not self._body.done():
+                self._body.cancel()
+            return
+        pending = [f.id for f in self.faults if f._undo and f.id not in self._reverted]
+        self.live.say(f"{name} again: still reverting {', '.join(pending) or 'nothing'}; reverts are never skipped")
+
+    def _open_folder(self, plan: PlanResult) -> None:
+        start = time.time()
+        self.run_dir = make_run_dir(self.reports, self.exp.name, start)
+        (self.run_dir / "experiment.yaml").write_text(self.loaded.redact(self.loaded.source_text))
+        self.journal = Journal(self.run_dir / "events.jsonl", redact=self.loaded.redact)
+        self.env.journal = self.journal
+        self.timeline = TimelineWriter(self.run_dir / "timeline.jsonl", start=start)
+        self.journal.listeners.append(self._to_timeline)
+        self.journal.write(
+            "run.started",
+            name=self.exp.name,
+            target=self.exp.target,
+            connection=self.conn.public(),
+            plan=[{"id": f.id, "kind": f.kind, "targets": p.targets, "notes": p.notes} for f, p in plan.faults],
+        )
+
+    def _to_timeline(self, event: dict[str, Any]) -> None:
+        if self.timeline is not None and event["type"] not in ("retry",):
+            self.timeline.add_event({k: v for k, v in event.items() if k not in ("plan", "connection", "undo")})
+
+    def _phase(self, name: str) -> None:
+        assert self.journal and self.timeline
+        self.journal.write("phase", phase=name)
+        self.timeline.set_phase(name, time.time())
+        self.live.state.phase = name
+        self.live.refresh(force=True)
+
+    # -- the body ----------------------------------------------------------------------------------
+    async def _run_body(self) -> None:
+        exp = self.exp
+        await self._start_probes()
+        if exp.steady_state.before:
+            self._phase("steady-before")
+            failed = await self._steady_state()
+            if failed:
+                raise Refused("steady state not met before the run: " + "; ".join(failed))
+        await self._start_load()
+        self._tasks.append(asyncio.create_task(self._watch()))
+        self._phase("baseline")
+        await asyncio.sleep(exp.timeline.baseline)
+        if self.faults:
+            self._phase("fault")
+            base = time.time()
+            await asyncio.gather(*(self._run_fault(f, step.at, base)
+                                   for f, step in zip(self.faults, exp.timeline.faults, strict=True)))
+        self._phase("recovery")
+        await asyncio.sleep(exp.timeline.recovery)
+        if exp.steady_state.after:
+            self._phase("steady-after")
+            self._steady_after = await self._steady_state()
+            if self._steady_after:
+                assert self.journal
+                self.journal.write("steady_state.failed", problems=self._steady_after)
+
+    async def _run_fault(self, fault: Fault, at: float, base: float) -> None:
+        assert self.journal and self.timeline
+        await asyncio.sleep(max(0.0, base + at - time.time()))
+        try:
+            await fault.inject()
+        except HarnessError as exc:
+            self.journal.write("fault.error", id=fault.id, kind=fault.kind, error=str(exc))
+            raise FaultError(f"{fault.id} ({fault.kind}) failed to inject: {exc}") from exc
+        self.journal.write("fault.injected", id=fault.id, kind=fault.kind, targets=fault.targets)
+        self._active_changed()
+        await fault.hold(base + at + fault.duration)
+        await self._revert(fault)
+
+    def _active_changed(self) -> None:
+        assert self.timeline
+        active = [f.id for f in self.faults if f._undo and f.id not in self._reverted]
+        self.timeline.set_active_faults(active, time.time())
+        self.live.state.active_faults = active
+
+    async def _revert(self, fault: Fault) -> None:
+        assert self.journal
+        if fault.id in self._reverted or not fault._undo:
+            return
+        try:
+            await fault.revert()
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, none hides another
+            self.journal.write("fault.revert_failed", id=fault.id, kind=fault.kind, error=str(exc))
+            self.revert_failures.append(f"{fault.id} ({fault.kind}): {exc}")
+            return
+        self._reverted.add(fault.id)
+        self.journal.write("fault.reverted", id=fault.id, kind=fault.kind, measurements=fault.measurements)
+        self._active_changed()
+
+    # -- load, probes, guards ----------------------------------------------------------------------
+    async def _start_load(self) -> None:
+        spec = self.exp.load
+        if spec is None:
+            return
+        from harness.load.runner import LoadRunner
+
+        assert self.run_dir and self.timeline
+        self._load = LoadRunner(
+            journeys=Path(spec.journeys),
+            host=spec.host or self.conn.site_url,
+            users=spec.users,
+            spawn_rate=spec.spawn_rate,
+            workers=spec.workers,
+            think_time=tuple(spec.think_time),
+            stages=[(s.at, s.users, s.spawn_rate) for s in spec.stages],
+            run_dir=self.run_dir,
+            on_second=self.timeline.add_load,
+        )
+        await asyncio.to_thread(self._load.start)
+        assert self.journal
+        self.journal.write("load.started", users=spec.users, spawn_rate=spec.spawn_rate)
+
+    async def _start_probes(self) -> None:
+        registry = load_probes()
+        if not self.exp.probes:
+            return
+        penv = probe_env(self.conn, self.env.kube)
+        for spec in self.exp.probes:
+            probe = registry.get(spec.kind)(spec.name, spec.params, penv, spec.timeout)
+            self._probes.append((spec, probe))
+            self._tasks.append(asyncio.create_task(self._probe_loop(spec, probe)))
+
+    async def _probe_loop(self, spec: Any, probe: Probe) -> None:
+        assert self.timeline
+        while True:
+            t0 = time.time()
+            obs = await self._observe(probe)
+            self.timeline.add_probe(spec.name, t0, obs.ok, obs.latency_ms)
+            await asyncio.sleep(max(0.0, t0 + spec.every - time.time()))
+
+    @staticmethod
+    async def _observe(probe: Probe) -> Observation:
+        try:
+            return await asyncio.wait_for(probe.observe(), probe.timeout + 1)
+        except Exception as exc:  # noqa: BLE001 - a probe that breaks is a failed observation
+            return Observation(False, None, f"{type(exc).__name__}: {exc}")
+
+    async def _steady_state(self) -> list[str]:
+        ss = self.exp.steady_state
+        wanted = set(ss.probes) if ss.probes is not None else None
+        probes = [p for s, p in self._probes if wanted is None or s.name in wanted]
+        deadline = time.time() + ss.timeout
+        failed: dict[str, str] = {}
+        for probe in probes:
+            while True:
+                obs = await self._observe(probe)
+                if obs.ok:
+                    failed.pop(probe.name, None)
+                    break
+                failed[probe.name] = obs.detail
+                if time.time() >= deadline:
+                    break
+                await asyncio.sleep(0.5)
+        return [f"{name}: {detail}" for name, detail in failed.items()]
+
+    async def _watch(self) -> None:
+        """Flush the timeline every half second, feed the guards, refresh the live view."""
+        assert self.timeline and self.journal
+        guards = GuardSet([GuardInput(g.sli, g.above, g.below, g.for_) for g in self.exp.safety.abort_when])
+        hard_stop = time.time() + self.exp.safety.max_duration
+        while True:
+            await asyncio.sleep(0.5)
+            seconds = self.timeline.flush()
+            self.live.update_from(seconds)
+            self.live.refresh()
+            for second in seconds:
+                fired = guards.feed(second)
+                if fired is not None:
+                    self.journal.write("guard.fired", **fired.to_json())
+                    self._abort(f"guard: {fired.reason}")
+                    return
+            if self._load is not None and not self._load.alive():
+                self._abort("load generator died (see locust logs in the run folder)")
+                return
+            if time.time() > hard_stop:
+                self._abort(f"safety.max_duration {self.exp.safety.max_duration:g}s exceeded")
+                return
+
+    def _abort(self, reason: str) -> None:
+        self._set_abort(reason)
+        self.live.say(f"aborting: {reason}")
+        if self._body and not self._body.done():
+            self._body.cancel()
+
+    # -- cleanup -----------------------------------------------------------------------------------
+    async def _cleanup(self) -> dict[str, Any]:
+        assert self.journal and self.timeline and self.run_dir
+        self._reverting = True
+        for fault in reversed(self.faults):
+            await self._revert(fault)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._load is not None:
+            try:
+                self._load_totals = await asyncio.to_thread(self._load.stop)
+            except Exception as exc:  # noqa: BLE001 - reported, the run still ends cleanly
+                self.journal.write("load.error", error=str(exc))
+        for _, probe in self._probes:
+            await probe.close()
+        self.journal.write("run.stopping")
+        self.timeline.close()
+        run = self._verdict()
+        self.journal.write("run.ended", status=run["status"], exit_code=run["exit_code"])
+        write_outputs(self.run_dir, run, self.loaded.redact)
+        self.journal.close()
+        self.live.stop()
+        return run
+
+    def _verdict(self) -> dict[str, Any]:
+        assert self.run_dir
+        extra: dict[str, Any] = {"aborted_by": self.aborted_by, "load": self._load_summary()}
+        if self.revert_failures:
+            extra["status"] = "revert_failed"
+        elif self.aborted_by:
+            extra["status"] = self.extra_status or "aborted"
+        run = evaluate_folder(self.run_dir, self.exp, extra)
+        if self._steady_after and run["status"] == "passed":
+            run["status"], run["exit_code"] = "failed", 1
+        run["steady_state_after"] = self._steady_after
+        return run
+
+    def _load_summary(self) -> dict[str, Any]:
+        t = self._load_totals
+        if t is None:
+            return {}
+        return {"requests": t.requests, "failures": t.failures,
+                "locust_requests": t.locust_requests, "locust_failures": t.locust_failures}
