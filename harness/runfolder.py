@@ -15,7 +15,7 @@ from typing import Any
 from harness.budget import error_budget
 from harness.journal import pending_faults, read_journal
 from harness.report.summary import render_summary
-from harness.slo import SloInput, criteria_from, evaluate, recovery_time, windows_from_events
+from harness.slo import SloInput, evaluate, measure_recovery, windows_from_events
 
 EXIT_CODES = {"passed": 0, "failed": 1, "refused": 2, "invalid": 2, "aborted": 3, "revert_failed": 4, "error": 4}
 
@@ -76,13 +76,7 @@ def _faults(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _recovery(timeline: Path, slos: list[SloInput], windows: Any) -> float | None:
     rec = [s for s in slos if s.sli == "recovery_time"]
-    if windows.recovery is None:
-        return None
-    consecutive = rec[0].consecutive if rec else 3
-    criteria = criteria_from(slos)
-    if not criteria:
-        return None
-    return recovery_time(timeline, windows.recovery[0], criteria, consecutive, since=windows.fault[0])
+    return measure_recovery(timeline, slos, windows, rec[0].consecutive if rec else 3)
 
 
 def evaluate_folder(run_dir: Path, experiment: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:

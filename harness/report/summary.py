@@ -1,0 +1,188 @@
+"""``summary.md``: a run's verdict in Markdown, rendered only from ``run.json`` (and key events).
+
+Written to be read aloud in the weekly review and pasted into tickets: the status first, then why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+_STATUS: Mapping[str, tuple[str, str]] = {
+    "passed": ("PASSED", "every SLO was met"),
+    "failed": ("FAILED", "at least one SLO was breached"),
+    "aborted": ("ABORTED", "a guard fired or the run was interrupted; every fault was reverted"),
+    "refused": ("REFUSED", "a safety rule refused the run; nothing was injected"),
+    "revert_failed": ("REVERT FAILED", "a revert failed: something is STILL INJECTED and a human must act"),
+    "error": ("ERROR", "the harness itself failed; read the events and the log"),
+}
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ") or "–"
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _clock(value: Any) -> str:
+    """An ISO string or epoch float as ``YYYY-MM-DD HH:MM:SS UTC``; '–' when missing."""
+    if value in (None, ""):
+        return "–"
+    try:
+        when = (datetime.fromtimestamp(float(value), UTC) if isinstance(value, (int, float))
+                else datetime.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _pct(value: Any, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{float(value) * 100:.{digits}f}%"
+
+
+def _header(run: Mapping[str, Any]) -> list[str]:
+    status = str(run.get("status", "error"))
+    label, meaning = _STATUS.get(status, (status.upper(), ""))
+    title = run.get("title") or run.get("name", "experiment")
+    lines = [f"# {label}: {title}", "", f"**{label}** — {meaning} (exit code {run.get('exit_code', '?')})."]
+    if run.get("aborted_by"):
+        lines.append(f"Aborted by: **{run['aborted_by']}**.")
+    lines += ["", *_table(["experiment", "owner", "target", "started", "ended", "run folder"], [[
+        f"`{run.get('name', '')}`", run.get("owner"), run.get("target"), _clock(run.get("started")),
+        _clock(run.get("ended")), f"`{run.get('run_dir', '')}`" if run.get("run_dir") else None]])]
+    return lines
+
+
+def _still_injected(run: Mapping[str, Any]) -> list[str]:
+    items = run.get("still_injected") or []
+    if not items:
+        return []
+    folder = run.get("run_dir") or "<run folder>"
+    return ["", "## ACTION REQUIRED: faults are still injected", "",
+            "> **The harness could not revert everything. The site is still degraded by:**", ">",
+            *[f"> - **{item}**" for item in items], ">",
+            f"> 1. Run `harness rollback {folder}` (reverts are idempotent; running it twice is safe).",
+            "> 2. If that fails too, undo each item above by hand (see the faults table for targets).",
+            "> 3. Check the site is healthy again and say so in the incident channel."]
+
+
+def _result_word(slo: Mapping[str, Any]) -> str:
+    if slo.get("passed") is True:
+        return "pass"
+    if slo.get("passed") is False:
+        return "**FAIL**"
+    return "skipped" if slo.get("skipped") else "**NO DATA**"
+
+
+def _verdict(run: Mapping[str, Any]) -> list[str]:
+    slos = run.get("slos") or []
+    if not slos:
+        return ["", "## Verdict", "", "No SLOs were evaluated."]
+    rows = [[s.get("name"), f"`{s.get('sli', '')}`", s.get("window"), s.get("objective"),
+             s.get("display", "n/a"), _result_word(s)] for s in slos]
+    lines = ["", "## Verdict", "", *_table(["SLO", "SLI", "window", "objective", "measured", "result"], rows)]
+    notes = [f"- **{s.get('name')}**: {s.get('detail')}" for s in slos if s.get("passed") is not True
+             and s.get("detail")]
+    return lines + (["", *notes] if notes else [])
+
+
+def _measurements(m: Mapping[str, Any] | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in (m or {}).items())
+
+
+def _faults(run: Mapping[str, Any]) -> list[str]:
+    faults = run.get("faults") or []
+    if not faults:
+        return ["", "## Faults", "", "No fault was injected."]
+    rows = [[f.get("kind"), ", ".join(f.get("targets") or []) or None, _clock(f.get("injected_at")),
+             _clock(f.get("reverted_at")) if f.get("reverted_at") else "**not reverted**",
+             f.get("error"), _measurements(f.get("measurements"))] for f in faults]
+    return ["", "## Faults", "",
+            *_table(["kind", "targets", "injected", "reverted", "errors", "measurements"], rows)]
+
+
+def _recovery(run: Mapping[str, Any]) -> list[str]:
+    sec = run.get("recovery_seconds")
+    if sec is not None:
+        text = f"The site met every per-second objective again **{float(sec):.1f} s** after the last revert."
+    elif run.get("faults"):
+        text = "**The site did not recover** before the run ended (or recovery was not measured)."
+    else:
+        text = "Not applicable: no fault was injected."
+    return ["", "## Recovery", "", text]
+
+
+def _budget(run: Mapping[str, Any]) -> list[str]:
+    b = run.get("error_budget") or {}
+    if not b:
+        return []
+    share = b.get("share_of_month_budget")
+    rows = [[_pct(b.get("sla"), 2), _pct(b.get("availability"), 3),
+             f"{b.get('failures', 0):,} / {b.get('requests', 0):,}",
+             f"{float(b.get('bad_minutes', 0.0)):.2f} min",
+             f"{float(b.get('budget_minutes', 0.0)):.0f} min", _pct(share, 1)]]
+    return ["", "## Error budget", "",
+            *_table(["SLA", "availability", "failed / requests", "bad minutes", "month budget",
+                     "share of month"], rows),
+            "", "Bad minutes are request-weighted: each second costs the share of its requests that failed."]
+
+
+def _int(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else "n/a"
+
+
+def _load(run: Mapping[str, Any]) -> list[str]:
+    load = run.get("load") or {}
+    if not load:
+        return []
+    pairs = [("harness timeline", load.get("requests"), load.get("failures")),
+             ("Locust's own stats", load.get("locust_requests"), load.get("locust_failures"))]
+    rows = [[who, _int(req), _int(fail),
+             _pct(fail / req) if isinstance(req, int) and req > 0 and isinstance(fail, int) else "n/a"]
+            for who, req, fail in pairs]
+    lines = ["", "## Load", "", *_table(["counted by", "requests", "failures", "error ratio"], rows)]
+    ours, theirs = load.get("requests"), load.get("locust_requests")
+    if isinstance(ours, int) and isinstance(theirs, int) and theirs and abs(ours - theirs) > 0.01 * theirs:
+        lines += ["", f"The timeline and Locust disagree by {abs(ours - theirs):,} requests (more than 1 %): "
+                      "per-second records were lost or arrived late; treat the ratios with care."]
+    return lines
+
+
+def _phases(run: Mapping[str, Any]) -> list[str]:
+    phases = run.get("phases") or []
+    if not phases:
+        return []
+    rows = [[p.get("name"), _clock(p.get("start")), _clock(p.get("end"))] for p in phases]
+    return ["", "## Phases", "", *_table(["phase", "start", "end"], rows)]
+
+
+def _event_details(e: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in e.items() if k not in ("ts", "type"))
+
+
+def _events(events: Sequence[Mapping[str, Any]] | None) -> list[str]:
+    if not events:
+        return []
+    rows = [[_clock(e.get("ts")), f"`{e.get('type', '')}`", _event_details(e)] for e in events]
+    return ["", "## Key events", "", *_table(["time", "event", "details"], rows)]
+
+
+_SECTIONS: Sequence[Callable[[Mapping[str, Any]], list[str]]] = (
+    _header, _still_injected, _verdict, _faults, _recovery, _budget, _load, _phases)
+
+
+def render_summary(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]] | None = None) -> str:
+    """Markdown for ``summary.md`` from a run.json dict; ``events`` (optional) adds a key-events list."""
+    lines: list[str] = []
+    for section in _SECTIONS:
+        lines += section(run)
+    lines += _events(events)
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,243 @@
+"""SLIs, windows, SLO evaluation, recovery time and the error budget over hand-built timelines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.budget import error_budget
+from harness.histogram import Histogram
+from harness.sli import Threshold, parse_sli
+from harness.slo import (
+    Criterion,
+    SloInput,
+    Windows,
+    all_met,
+    compute_sli,
+    evaluate,
+    measure_recovery,
+    recovery_time,
+    windows_from_events,
+)
+from harness.timeline import Second
+
+START = 1000.0
+INJECT = {"ts": 1010.0, "type": "fault.injected", "id": "f1"}
+REVERT = {"ts": 1020.0, "type": "fault.reverted", "id": "f1"}
+
+
+def _hist(ms: float, n: int) -> dict[str, object]:
+    h = Histogram()
+    if n:
+        h.add(ms, n)
+    return h.to_json()
+
+
+def line(t: int, req: int = 100, fail: int = 0, ms: float = 50.0, probe: tuple[int, int] | None = None,
+         **extra: Any) -> dict[str, Any]:
+    """One timeline line: ``req`` requests at ``ms``; step ``checkout`` gets a tenth of them."""
+    out: dict[str, Any] = {"t": t, "s": t - int(START), "phase": "x", "events": [], "faults": [], **extra}
+    if req:
+        step = {"requests": req // 10, "failures": fail // 10, "hist": _hist(ms * 2, req // 10)}
+        out["load"] = {"requests": req, "failures": fail, "hist": _hist(ms, req), "users": 5,
+                       "steps": {"checkout": step}}
+    out["probes"] = {}
+    if probe:
+        out["probes"]["health"] = {"ok": probe[0], "fail": probe[1], "hist": _hist(ms, sum(probe))}
+    return out
+
+
+def run_lines() -> list[dict[str, Any]]:
+    """Baseline 1000-1009 (0 % errors, 50 ms), fault 1010-1019 (20 %, 500 ms), recovery 1020-1029 (1 %)."""
+    base = [line(t, probe=(1, 0)) for t in range(1000, 1010)]
+    fault = [line(t, fail=20, ms=500.0, probe=(0, 1)) for t in range(1010, 1020)]
+    rec = [line(t, fail=1, ms=60.0, probe=(1, 0)) for t in range(1020, 1030)]
+    return base + fault + rec
+
+
+def seconds(lines: list[dict[str, Any]]) -> list[Second]:
+    return [Second.from_json(x) for x in lines]
+
+
+@pytest.fixture
+def timeline(tmp_path: Path) -> Path:
+    path = tmp_path / "timeline.jsonl"
+    path.write_text("".join(json.dumps(x) + "\n" for x in run_lines()))
+    return path
+
+
+WIN = windows_from_events(START, 1030.0, [INJECT, REVERT])
+
+
+def test_windows_from_events() -> None:
+    assert WIN == Windows((1000.0, 1010.0), (1010.0, 1020.0), (1020.0, 1030.0), (1000.0, 1030.0))
+    events = [INJECT, {**INJECT, "ts": 1015.0}, {**REVERT, "ts": 1012.0}, REVERT]
+    assert windows_from_events(START, 1030.0, events).fault == (1010.0, 1020.0)
+    none = windows_from_events(START, 1030.0, [{"ts": 1001.0, "type": "run.started"}])
+    assert none == Windows((START, 1030.0), None, None, (START, 1030.0))
+    unreverted = windows_from_events(START, 1030.0, [INJECT])
+    assert unreverted.fault == (1010.0, 1030.0) and unreverted.recovery is None
+    assert WIN.to_json()["fault"] == [1010.0, 1020.0]
+    with pytest.raises(ValueError):
+        WIN.get("steady")
+
+
+@pytest.mark.parametrize(("sli", "window", "expected"), [
+    ("load.success_ratio", "whole", (3000 - 210) / 3000),
+    ("load.error_ratio", "fault", 0.2),
+    ("load.error_ratio", "baseline", 0.0),
+    ("load.rps", "baseline", 100.0),
+    ("load.rps", "whole", 100.0),
+    ("step.checkout.error_ratio", "fault", 0.2),
+    ("step.checkout.rps", "fault", 10.0),
+    ("probe.health.success_ratio", "whole", 2 / 3),
+    ("probe.health.error_ratio", "fault", 1.0),
+])
+def test_ratio_and_rate_slis(sli: str, window: str, expected: float) -> None:
+    span = WIN.get(window)
+    assert span is not None
+    assert compute_sli(seconds(run_lines()), sli, span) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("sli", "window", "expected_s"), [
+    ("load.p50", "baseline", 0.050), ("load.p95", "fault", 0.5), ("load.p99", "recovery", 0.060),
+    ("step.checkout.p95", "fault", 1.0), ("probe.health.p99", "baseline", 0.050),
+    ("load.p50", "whole", 0.060),  # 1000 @ 50 ms, 1000 @ 500 ms, 1000 @ 60 ms
+])
+def test_latency_slis_in_seconds_exact_to_the_bucket(sli: str, window: str, expected_s: float) -> None:
+    span = WIN.get(window)
+    assert span is not None
+    value = compute_sli(seconds(run_lines()), sli, span)
+    assert value is not None and abs(value - expected_s) / expected_s < 0.025
+
+
+def test_no_data_and_bad_slis() -> None:
+    secs = seconds(run_lines())
+    assert compute_sli(secs, "load.error_ratio", (2000.0, 2010.0)) is None
+    assert compute_sli(secs, "step.search.p95", (1000.0, 1030.0)) is None
+    assert compute_sli(secs, "probe.nope.success_ratio", (1000.0, 1030.0)) is None
+    assert compute_sli(secs, "load.rps", (1010.0, 1010.0)) is None
+    for bad in ("load.p42", "probe.health.rps", "step.p95", "db.error_ratio", "load"):
+        with pytest.raises(ValueError):
+            parse_sli(bad)
+    with pytest.raises(ValueError):
+        compute_sli(secs, "recovery_time", (1000.0, 1030.0))
+
+
+SLOS = [
+    SloInput("availability", "load.success_ratio", ">=", 0.99, "whole"),
+    SloInput("fault-latency", "load.p95", "<=", 0.8, "fault"),
+    SloInput("fault-errors", "load.error_ratio", "<=", 0.05, "fault"),
+    SloInput("recovery", "recovery_time", "<=", 60.0, consecutive=3),
+]
+
+
+def test_evaluate_from_file(timeline: Path) -> None:
+    results = {r.name: r for r in evaluate(timeline, SLOS, WIN)}
+    avail = results["availability"]
+    assert avail.passed is False and avail.display == "93.00%" and avail.objective == ">= 99%"
+    assert "2,790 of 3,000 ok" in avail.detail and "not met" in avail.detail
+    lat = results["fault-latency"]
+    assert lat.passed is True and lat.display.endswith(" ms") and lat.objective == "<= 800ms"
+    assert results["fault-errors"].passed is False
+    rec = results["recovery"]
+    assert rec.passed is True and rec.measured == 0.0 and rec.display == "0.0 s"
+    assert rec.window == "recovery" and rec.objective == "<= 60s"
+    assert not all_met(results.values())
+    assert set(avail.to_json()) >= {"name", "sli", "objective", "window", "measured", "display",
+                                    "passed", "detail"}
+
+
+def test_evaluate_without_faults_skips_fault_windows() -> None:
+    lines = [line(t) for t in range(1000, 1010)]
+    win = windows_from_events(START, 1010.0, [])
+    results = evaluate(seconds(lines), SLOS, win)
+    by = {r.name: r for r in results}
+    assert by["availability"].passed is True
+    assert by["fault-latency"].passed is None and by["fault-latency"].skipped
+    assert by["recovery"].skipped and "no fault" in by["recovery"].detail
+    assert all_met(results)
+
+
+def test_evaluate_no_data_is_a_failure() -> None:
+    lines = [line(t, req=0) for t in range(1000, 1030)]
+    results = evaluate(seconds(lines), SLOS[:2], WIN)
+    assert all(r.passed is None and not r.skipped and r.display == "n/a" for r in results)
+    assert not all_met(results)
+
+
+CRIT = [Criterion(parse_sli("load.error_ratio"), Threshold("<=", 0.05)),
+        Criterion(parse_sli("load.p95"), Threshold("<=", 0.8))]
+
+
+def test_recovery_time_with_delay_and_broken_streak() -> None:
+    lines = [line(t, fail=50 if t < 1023 or t == 1025 else 0) for t in range(1010, 1040)]
+    # bad until 1022, good 1023-1024, bad 1025, good from 1026
+    assert recovery_time(seconds(lines), 1020.0, CRIT, consecutive=2) == pytest.approx(3.0)
+    assert recovery_time(seconds(lines), 1020.0, CRIT, consecutive=3) == pytest.approx(6.0)
+    assert recovery_time(seconds(lines), 1020.4, CRIT, consecutive=3) == pytest.approx(5.6)
+
+
+def test_recovery_time_latency_criterion_and_never() -> None:
+    slow = [line(t, ms=2000.0) for t in range(1010, 1040)]
+    assert recovery_time(seconds(slow), 1020.0, CRIT, consecutive=3) is None
+    short = [line(t, fail=50) for t in range(1010, 1021)] + [line(t) for t in range(1021, 1023)]
+    assert recovery_time(seconds(short), 1020.0, CRIT, consecutive=3) is None
+
+
+def test_recovery_time_never_degraded_is_zero() -> None:
+    healthy = [line(t) for t in range(1000, 1022)]  # fewer good seconds than needed after revert
+    assert recovery_time(seconds(healthy), 1020.0, CRIT, consecutive=5) == 0.0
+
+
+def test_recovery_time_empty_seconds_break_the_streak() -> None:
+    lines = [line(t, fail=90) for t in range(1015, 1020)]
+    lines += [line(1020), line(1021), line(1022, req=0), line(1023), line(1024), line(1025)]
+    assert recovery_time(seconds(lines), 1020.0, CRIT, consecutive=3) == pytest.approx(3.0)
+
+
+def test_recovery_slo_reports_measured_delay() -> None:
+    lines = [line(t) for t in range(1000, 1010)]
+    lines += [line(t, fail=60) for t in range(1010, 1024)] + [line(t) for t in range(1024, 1040)]
+    win = windows_from_events(START, 1040.0, [INJECT, REVERT])
+    slos = [SloInput("errors", "load.error_ratio", "<=", 0.05, "baseline"),
+            SloInput("rec", "recovery_time", "<=", 3.0, consecutive=5)]
+    by = {r.name: r for r in evaluate(seconds(lines), slos, win)}
+    assert by["rec"].measured == pytest.approx(4.0) and by["rec"].passed is False
+    assert by["rec"].display == "4.0 s" and "after the last revert" in by["rec"].detail
+    assert by["errors"].passed is True
+
+
+def test_recovery_time_reads_a_file(timeline: Path) -> None:
+    assert recovery_time(timeline, 1020.0, CRIT, consecutive=3, since=1010.0) == 0.0
+    assert recovery_time(str(timeline), 1020.0, CRIT[:1], consecutive=3) == 0.0
+
+
+def test_measure_recovery_for_run_json() -> None:
+    lines = [line(t) for t in range(1000, 1010)]
+    lines += [line(t, fail=60) for t in range(1010, 1022)] + [line(t) for t in range(1022, 1040)]
+    win = windows_from_events(START, 1040.0, [INJECT, REVERT])
+    assert measure_recovery(seconds(lines), SLOS, win, consecutive=3) == pytest.approx(2.0)
+    assert measure_recovery(seconds(lines), SLOS, windows_from_events(START, 1040.0, [])) is None
+
+
+def test_error_budget_by_hand(timeline: Path) -> None:
+    b = error_budget(timeline, sla=0.99)
+    assert (b["source"], b["requests"], b["failures"]) == ("load", 3000, 210)
+    assert b["availability"] == pytest.approx(0.93)
+    assert b["budget_minutes"] == pytest.approx(432.0)  # 30 d x 1440 min x 1 %
+    # 10 s at 20 % + 10 s at 1 % = 2.1 bad seconds
+    assert b["bad_minutes"] == pytest.approx(2.1 / 60)
+    assert b["share_of_month_budget"] == pytest.approx(2.1 / 60 / 432)
+
+
+def test_error_budget_falls_back_to_probes_and_handles_empty() -> None:
+    lines = [line(t, req=0, probe=(1, 1)) for t in range(1000, 1060)]
+    b = error_budget(seconds(lines), sla=0.999, month_days=31)
+    assert b["source"] == "probes" and b["bad_minutes"] == pytest.approx(0.5)
+    assert b["budget_minutes"] == pytest.approx(31 * 1440 * 0.001)
+    empty = error_budget([], sla=0.99)
+    assert empty["source"] is None and empty["availability"] is None and empty["bad_minutes"] == 0.0
