@@ -50,11 +50,9 @@ class PlanResult:
 
 def build_faults(experiment: Any, env: Any) -> list[Fault]:
     registry = load_all()
-    faults = []
-    for i, step in enumerate(experiment.timeline.faults):
-        fid = step.name or f"{i + 1}-{step.kind}"
-        faults.append(registry.get(step.kind)(fid, step.params, env))
-    return faults
+    ids = experiment.timeline.fault_ids()
+    return [registry.get(step.kind)(fid, step.params, env)
+            for fid, step in zip(ids, experiment.timeline.faults, strict=True)]
 
 
 async def plan_faults(faults: list[Fault]) -> PlanResult:
@@ -235,7 +233,7 @@ class Run:
 
         assert self.run_dir and self.timeline
         self._load = LoadRunner(
-            journeys=Path(spec.journeys),
+            journeys=Path(self.loaded.journeys or spec.journeys),
             host=spec.host or self.conn.site_url,
             users=spec.users,
             spawn_rate=spec.spawn_rate,

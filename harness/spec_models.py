@@ -1,0 +1,238 @@
+"""Typed, frozen models of an experiment file (pydantic v2; extra keys are errors).
+
+Durations are float seconds, ratios floats 0..1 (see ``harness.spec_types``). Fault steps and probes
+are kind-keyed (``pod-kill: {...}``, ``http: {...}``) and stored as ``kind`` + ``params``, where
+``params`` is the model registered for the kind in ``harness.faults.params`` / ``probes.params``.
+Cross-item rules (unknown probes, duplicates, namespaces) live in ``harness.spec_checks``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema as cs
+
+from harness.faults.params import FAULT_PARAMS, FaultParams
+from harness.spec_kinds import field_error, kinded_dump, kinded_json_schema, split_kind
+from harness.spec_registry import KindRegistry
+from harness.spec_sli import objective_mismatch, parse_sli
+from harness.spec_types import Duration, ObjectiveField, Ratio, ThinkTime, Threshold
+from probes.params import PROBE_PARAMS, ProbeParams
+
+Window = Literal["baseline", "fault", "recovery", "whole"]
+SLUG = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+DEFAULT_PROTECTED = ("kube-system", "kube-public", "kube-node-lease", "gke-system", "gmp-system")
+
+
+class Frozen(BaseModel):
+    """Base of every spec model: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Stage(Frozen):
+    """A change of the user count during the run."""
+
+    at: Duration = Field(description="When, in seconds after the load started.")
+    users: int = Field(ge=0, description="Target number of simulated users from then on.")
+    spawn_rate: float | None = Field(default=None, gt=0, description="Users started per second; default the load's.")
+
+
+class LoadSpec(Frozen):
+    """Locust load run through the whole experiment."""
+
+    journeys: Path = Field(
+        default=Path("probes/journeys/storefront.py"),
+        description="Locust file with the shopper journeys, relative to the repository root.",
+    )
+    users: int = Field(ge=1, description="Number of simulated users.")
+    spawn_rate: float = Field(gt=0, description="Users started per second.")
+    workers: int | None = Field(default=None, ge=1, description="Locust worker processes; default one per core.")
+    think_time: ThinkTime = Field(default=(0.5, 2.0), description="Wait between actions, 'MIN..MAX' like '0.5s..2s'.")
+    stages: list[Stage] = Field(default_factory=list, description="User count changes over time (sorted by `at`).")
+    host: str | None = Field(default=None, description="Base URL to load; default the target's site URL.")
+
+    @field_validator("stages")
+    @classmethod
+    def _sorted(cls, stages: list[Stage]) -> list[Stage]:
+        return sorted(stages, key=lambda s: s.at)
+
+
+class ProbeSpec(Frozen):
+    """A continuous check of the site; written with exactly one kind key, e.g. ``http: {...}``."""
+
+    name: str = Field(pattern=SLUG, description="Unique probe name, used by SLIs as probe.<name>.<metric>.")
+    every: Duration = Field(default=1.0, gt=0, description="Interval between two probes.")
+    timeout: Duration = Field(default=2.0, gt=0, description="A probe slower than this fails.")
+    kind: str = Field(description="Probe kind (the key used in YAML: http, kubernetes, postgres, ...).")
+    params: SerializeAsAny[ProbeParams] = Field(description="The kind's parameters.")
+    kind_registry: ClassVar[KindRegistry] = PROBE_PARAMS
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return split_kind(value, cls.kind_registry, ("name", "every", "timeout"))
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: cs.SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return kinded_dump(handler(self))
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: cs.CoreSchema, handler: Any) -> JsonSchemaValue:
+        ref = handler(schema)
+        kinded_json_schema(handler.resolve_ref_schema(ref), cls.kind_registry)
+        return ref  # type: ignore[no-any-return]
+
+
+class SloSpec(Frozen):
+    """A service level objective judged on the timeline after the run."""
+
+    name: str = Field(min_length=1, description="Unique SLO name shown in reports.")
+    sli: str = Field(description="load.<m>, step.<step>.<m>, probe.<probe>.<m> (m: success_ratio, "
+                     "error_ratio, rps, p50, p95, p99) or recovery_time.")
+    objective: ObjectiveField = Field(description="What the SLI must satisfy, e.g. '>= 99%' or '<= 800ms'.")
+    window: Window = Field(default="whole", description="Part of the run judged: baseline, fault, recovery, whole.")
+    consecutive: int = Field(
+        default=3, ge=1, description="recovery_time: seconds in a row back within objective to count as recovered."
+    )
+
+    @field_validator("sli")
+    @classmethod
+    def _grammar(cls, value: str) -> str:
+        parse_sli(value)
+        return value
+
+    @model_validator(mode="after")
+    def _units(self) -> SloSpec:
+        ref = parse_sli(self.sli)
+        problem = objective_mismatch(ref, self.objective)
+        if problem:
+            raise field_error("SloSpec", ("objective",), problem, self.objective.text)
+        if ref.source == "recovery_time" and "window" in self.model_fields_set:
+            msg = "recovery_time takes no window: it is measured from the last revert"
+            raise field_error("SloSpec", ("window",), msg, self.window, "remove `window`")
+        return self
+
+
+class Guard(Frozen):
+    """Abort the run (revert everything) when an SLI stays beyond a threshold."""
+
+    sli: str = Field(description="SLI computed per second, same grammar as SLOs (not recovery_time).")
+    above: Threshold | None = Field(default=None, description="Fire when the SLI is above this value.")
+    below: Threshold | None = Field(default=None, description="Fire when the SLI is below this value.")
+    for_: Duration = Field(default=0.0, alias="for", description="For this long in a row; 0 = the first bad second.")
+
+    @field_validator("sli")
+    @classmethod
+    def _grammar(cls, value: str) -> str:
+        if parse_sli(value).source == "recovery_time":
+            raise ValueError("recovery_time is known only after the run; a guard needs a per-second SLI")
+        return value
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Guard:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("give exactly one of `above` or `below`")
+        return self
+
+
+class FaultStep(Frozen):
+    """One fault on the timeline; written with exactly one kind key, e.g. ``pod-kill: {...}``."""
+
+    at: Duration = Field(default=0.0, description="When to inject, relative to the end of the baseline.")
+    name: str | None = Field(default=None, pattern=SLUG, description="Optional id of this fault in reports.")
+    kind: str = Field(description="Fault kind (the key used in YAML: pod-kill, deployment-scale, ...).")
+    params: SerializeAsAny[FaultParams] = Field(description="The kind's parameters.")
+    kind_registry: ClassVar[KindRegistry] = FAULT_PARAMS
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return split_kind(value, cls.kind_registry, ("at", "name"))
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: cs.SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return kinded_dump(handler(self))
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: cs.CoreSchema, handler: Any) -> JsonSchemaValue:
+        ref = handler(schema)
+        kinded_json_schema(handler.resolve_ref_schema(ref), cls.kind_registry)
+        return ref  # type: ignore[no-any-return]
+
+    def end(self) -> float:
+        """Seconds after the baseline when this fault's planned duration ends."""
+        return self.at + float(getattr(self.params, "duration", 0.0) or 0.0)
+
+
+class TimelineSpec(Frozen):
+    """Baseline, then faults on schedule, then recovery."""
+
+    baseline: Duration = Field(description="Undisturbed time before the first fault.")
+    faults: list[FaultStep] = Field(default_factory=list, description="Faults, `at` relative to the end of baseline.")
+    recovery: Duration = Field(description="Time after the last revert to watch the site recover.")
+
+    def fault_ids(self) -> list[str]:
+        """One id per fault step: its name, or ``<kind>-<index>``."""
+        return [f.name or f"{f.kind}-{i}" for i, f in enumerate(self.faults)]
+
+    def planned_seconds(self) -> float:
+        """Baseline + the last fault's planned end + recovery."""
+        return self.baseline + max((f.end() for f in self.faults), default=0.0) + self.recovery
+
+
+class SafetySpec(Frozen):
+    """Rules that refuse or abort a run before it hurts too much."""
+
+    abort_when: list[Guard] = Field(default_factory=list, description="Guards; any firing aborts and reverts.")
+    max_pods_fraction: Ratio = Field(default=0.5, description="Never take out more than this share of a workload.")
+    allowed_namespaces: list[str] | None = Field(
+        default=None, description="When set, faults may only touch these namespaces."
+    )
+    protected_namespaces: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PROTECTED), description="Faults here are refused."
+    )
+    require_capacity: bool = Field(
+        default=False, description="Refuse when the remaining capacity cannot hold the workload."
+    )
+    max_duration: Duration = Field(default=1800.0, gt=0, description="Hard limit on the whole run.")
+
+
+class SteadyStateSpec(Frozen):
+    """Probes that must pass before injecting and after recovering."""
+
+    before: bool = Field(default=True, description="Check the steady state before the baseline.")
+    after: bool = Field(default=True, description="Check it again after the recovery window.")
+    timeout: Duration = Field(default=20.0, description="How long to wait for the steady state.")
+    probes: list[str] | None = Field(default=None, description="Probe names to check; None = all probes.")
+
+
+class Experiment(Frozen):
+    """A resilience experiment: what to break, when, under which load, and what must hold."""
+
+    name: str = Field(pattern=SLUG, description="Slug of the experiment ([a-z0-9-]), used in run folder names.")
+    title: str = Field(min_length=1, description="One-line human title.")
+    description: str = Field(default="", description="What this experiment checks and why.")
+    owner: str = Field(default="", description="Owning team, e.g. team-checkout.")
+    tags: list[str] = Field(default_factory=list, description="Free tags, e.g. gameday, pre-release.")
+    target: str = Field(default="sandbox", description="A target name from experiments/targets.yaml.")
+    sla: Ratio = Field(default=0.99, description="Monthly availability promise, used for the error budget.")
+    load: LoadSpec | None = Field(default=None, description="Locust load; None = no load.")
+    probes: list[ProbeSpec] = Field(default_factory=list, description="Continuous probes.")
+    slos: list[SloSpec] = Field(default_factory=list, description="Objectives judged after the run.")
+    timeline: TimelineSpec = Field(description="Baseline, faults and recovery.")
+    safety: SafetySpec = Field(default_factory=SafetySpec, description="Safety rules and abort guards.")
+    steady_state: SteadyStateSpec = Field(
+        default_factory=SteadyStateSpec, description="Steady-state checks around the run."
+    )
