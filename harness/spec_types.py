@@ -123,7 +123,7 @@ def parse_objective(text: str) -> Objective:
         value, unit = _parse_amount(amount)
     except ValueError as exc:
         raise ValueError(f"cannot read the value of objective {text!r}: {exc}") from None
-    return Objective(op=op, value=value, text=text.strip(), unit=unit)  # type: ignore[arg-type]
+    return Objective(op=op, value=value, text=text.strip(), unit=unit)
 
 
 def parse_threshold(value: str | float | int) -> float:

@@ -23,7 +23,7 @@ def _map_error(exc: ApiException, what: str) -> Exception:
     status = int(exc.status or 0)
     message = what
     try:
-        message = f"{what}: {json.loads(exc.body or "{}").get('message', exc.reason)}"
+        message = f"{what}: {json.loads(exc.body or '{}').get('message', exc.reason)}"
     except (TypeError, ValueError):
         message = f"{what}: {exc.reason}"
     if status == 429 or status >= 500 or status == 0:
