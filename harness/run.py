@@ -229,7 +229,7 @@ class Run:
         spec = self.exp.load
         if spec is None:
             return
-        from harness.load.runner import LoadRunner
+        from harness.load.runner import LoadRunner, LoadTimeouts
 
         assert self.run_dir and self.timeline
         self._load = LoadRunner(
@@ -242,6 +242,7 @@ class Run:
             stages=[(s.at, s.users, s.spawn_rate) for s in spec.stages],
             run_dir=self.run_dir,
             on_second=self.timeline.add_load,
+            timeouts=LoadTimeouts(max_seconds=self.exp.safety.max_duration + 60),
         )
         await asyncio.to_thread(self._load.start)
         assert self.journal

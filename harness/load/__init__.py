@@ -1,0 +1,23 @@
+"""Load generation: Locust in its own processes, one record per wall-clock second.
+
+The harness imports :class:`LoadRunner` from here; Locust itself is imported only by
+:mod:`harness.load.locustproc`, inside the processes the runner starts. Imports are lazy so that
+``python -m harness.load.locustproc`` loads nothing (threads, subprocess) before gevent patches.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.load.runner import LoadError, LoadRunner, LoadTimeouts, LoadTotals
+
+__all__ = ["LoadError", "LoadRunner", "LoadTimeouts", "LoadTotals"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from harness.load import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
