@@ -1,0 +1,209 @@
+"""Experiments run end to end against the session sandbox: verdicts, exit codes, reverts, the folder."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+from harness.histogram import Histogram
+from harness.timeline import read_timeline
+
+pytestmark = pytest.mark.e2e
+
+LOAD = """
+load: {users: 8, spawn_rate: 8, think_time: 0.2s..0.6s, workers: 1}
+"""
+
+
+def _pod_kill(strict: bool) -> str:
+    objective = "<= 1ms" if strict else "<= 5s"
+    return LOAD + f"""
+probes:
+  - {{name: site, every: 1s, timeout: 2s, http: {{url: /api/catalog/products?limit=2}}}}
+slos:
+  - {{name: availability, sli: load.success_ratio, objective: ">= 80%"}}
+  - {{name: latency, sli: load.p95, objective: "{objective}", window: fault}}
+timeline:
+  baseline: 4s
+  faults:
+    - at: 0s
+      pod-kill: {{namespace: shop, selector: app=catalog, count: 1, duration: 4s}}
+  recovery: 5s
+safety:
+  allowed_namespaces: [shop]
+"""
+
+
+def test_pod_kill_passes_lenient_and_fails_strict_with_locust_totals_matching(workspace):
+    lenient = workspace.experiment("kill-lenient", _pod_kill(strict=False))
+    strict = workspace.experiment("kill-strict", _pod_kill(strict=True))
+    workspace.harness("run", str(lenient), check=0)
+    run = workspace.last_run()
+    assert run["status"] == "passed"
+    assert run["faults"][0]["kind"] == "pod-kill" and run["faults"][0]["targets"]
+    # Locust's own totals equal the timeline's, failures included
+    folder = workspace.run_dirs()[-1]
+    seconds = list(read_timeline(folder / "timeline.jsonl"))
+    requests = sum(s.load.requests for s in seconds if s.load)
+    failures = sum(s.load.failures for s in seconds if s.load)
+    assert requests > 50
+    assert (requests, failures) == (run["load"]["locust_requests"], run["load"]["locust_failures"])
+    for name in ("experiment.yaml", "events.jsonl", "timeline.jsonl", "run.json", "summary.md"):
+        assert (folder / name).exists(), name
+    workspace.sandbox.wait_deployments_ready()
+    proc = workspace.harness("run", str(strict), check=1)
+    assert "FAIL" in proc.stdout
+    assert workspace.last_run()["status"] == "failed"
+
+
+def test_recovery_time_matches_ground_truth(workspace, sandbox):
+    exp = workspace.experiment("scale-recovery", """
+probes:
+  - {name: cart-ready, every: 0.5s, timeout: 2s, kubernetes: {namespace: shop, deployment: cart, min_ready: 3}}
+slos:
+  - {name: cart-whole, sli: probe.cart-ready.success_ratio, objective: ">= 100%", window: baseline}
+  - {name: recovery, sli: recovery_time, objective: "<= 30s", consecutive: 2}
+timeline:
+  baseline: 2s
+  faults:
+    - at: 0s
+      deployment-scale: {namespace: shop, name: cart, replicas: 2, duration: 3s}
+  recovery: 8s
+safety:
+  max_pods_fraction: 0.5
+""")
+    workspace.harness("run", str(exp), check=0)
+    run = workspace.last_run()
+    reverted = next(e for e in _events(workspace) if e["type"] == "fault.reverted")["ts"]
+    ready = [t["ts"] for t in sandbox.truth() if t["event"] == "pod.ready" and t.get("pod", "").startswith("cart")
+             and t["ts"] > reverted]
+    assert ready, "the replacement pod never became ready"
+    truth_recovery = ready[0] - reverted
+    assert run["recovery_seconds"] is not None
+    assert abs(run["recovery_seconds"] - truth_recovery) <= 2.0, (run["recovery_seconds"], truth_recovery)
+
+
+def _events(workspace):
+    path = workspace.run_dirs()[-1] / "events.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_guard_aborts_reverts_and_exits_3(workspace, sandbox):
+    exp = workspace.experiment("guard-abort", """
+probes:
+  - {name: never, every: 0.5s, timeout: 1s, http: {url: /no-such-page, expect_status: 299}}
+slos:
+  - {name: avail, sli: probe.never.success_ratio, objective: ">= 0%"}
+steady_state: {before: false, after: false}
+timeline:
+  baseline: 1s
+  faults:
+    - at: 0s
+      deployment-scale: {namespace: shop, name: storefront, replicas: 2, duration: 60s}
+  recovery: 1s
+safety:
+  abort_when: [{sli: probe.never.error_ratio, above: 0.5, for: 2s}]
+""")
+    t0 = time.monotonic()
+    workspace.harness("run", str(exp), check=3)
+    assert time.monotonic() - t0 < 40
+    run = workspace.last_run()
+    assert run["status"] == "aborted" and "guard" in run["aborted_by"]
+    kube = sandbox.kube()
+    assert kube.get_scale("shop", "storefront") == 3
+    kube.close()
+
+
+_LONG_SCALE = """
+steady_state: {before: false, after: false}
+timeline:
+  baseline: 0s
+  faults:
+    - at: 0s
+      deployment-scale: {namespace: shop, name: checkout, replicas: 2, duration: 120s}
+  recovery: 1s
+"""
+
+
+def _wait_injected(workspace, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dirs = workspace.run_dirs()
+        if dirs and (dirs[-1] / "events.jsonl").exists():
+            if '"fault.injected"' in (dirs[-1] / "events.jsonl").read_text():
+                return dirs[-1]
+        time.sleep(0.2)
+    raise AssertionError("fault never injected")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_fault_reverts_and_exits_3(workspace, sandbox, sig):
+    exp = workspace.experiment(f"interrupt-{sig.name.lower()}", _LONG_SCALE)
+    proc = workspace.popen("run", str(exp))
+    _wait_injected(workspace)
+    kube = sandbox.kube()
+    assert kube.get_scale("shop", "checkout") == 2
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, (out, err)
+    assert kube.get_scale("shop", "checkout") == 3
+    kube.close()
+    assert workspace.last_run()["aborted_by"] == f"interrupted by {sig.name}"
+
+
+def test_kill_9_then_rollback_restores(workspace, sandbox):
+    exp = workspace.experiment("crash", _LONG_SCALE)
+    proc = workspace.popen("run", str(exp))
+    folder = _wait_injected(workspace)
+    proc.kill()
+    proc.wait(timeout=10)
+    kube = sandbox.kube()
+    assert kube.get_scale("shop", "checkout") == 2
+    rb = workspace.harness("rollback", str(folder), check=0)
+    assert "reverted" in rb.stdout
+    assert kube.get_scale("shop", "checkout") == 3
+    again = workspace.harness("rollback", str(folder), check=0)
+    assert "nothing to revert" in again.stdout
+    kube.close()
+
+
+def test_secret_never_reaches_the_run_folder(workspace):
+    exp = workspace.experiment("secret", """
+probes:
+  - name: site
+    every: 1s
+    http: {url: "/api/catalog/products?limit=1", headers: {Authorization: "Bearer ${env:SHOP_TOKEN}"}}
+slos:
+  - {name: avail, sli: probe.site.success_ratio, objective: ">= 50%"}
+timeline: {baseline: 2s, faults: [], recovery: 0s}
+""")
+    secret = "s3cr3t-token-value-42"
+    workspace.harness("run", str(exp), env={"SHOP_TOKEN": secret}, check=0)
+    folder = workspace.run_dirs()[-1]
+    for f in folder.iterdir():
+        assert secret not in f.read_text(errors="replace"), f.name
+
+
+def test_invalid_experiment_is_refused_and_nothing_happens(workspace, sandbox):
+    exp = workspace.experiment("broken", """
+timeline:
+  baseline: 1s
+  faults:
+    - at: 0s
+      pod-kill: {namespace: kube-system, selector: "app=dns", fraction: 1.5}
+  recovery: 1s
+""")
+    before = [t for t in sandbox.truth() if t["event"] == "pod.killed"]
+    proc = workspace.harness("run", str(exp), check=2)
+    assert "broken.yaml:" in proc.stderr and "fraction" in proc.stderr
+    assert workspace.run_dirs() == []
+    assert [t for t in sandbox.truth() if t["event"] == "pod.killed"] == before
+
+
+def test_latency_histogram_roundtrip_in_timeline(workspace):
+    h = Histogram()
+    h.add(12.0)
+    assert Histogram.from_json(json.loads(json.dumps(h.to_json()))).percentile(0.5) == h.percentile(0.5)
