@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from harness.selectors import SelectorError, parse_label_selector
 from harness.spec_registry import KindRegistry
-from harness.spec_types import Duration, Ratio
+from harness.spec_types import Duration
 
 
 class FaultParams(BaseModel):
@@ -86,54 +86,15 @@ class DeploymentScaleParams(FaultParams):
         return [self.namespace]
 
 
-class ZoneOutageParams(FaultParams):
-    """Lose a whole zone: stop its VMs, or cut its network with deny firewall rules."""
-
-    zone: str = Field(description="Zone name, e.g. 'europe-west1-b'.")
-    mode: Literal["stop-vms", "network"] = Field(default="stop-vms", description="How the zone is lost.")
-    duration: Duration = Field(gt=0, description="How long the zone stays down.")
-
-
-class NodeDrainParams(FaultParams):
-    """Cordon and drain nodes (evictions honour PodDisruptionBudgets), uncordon on revert."""
-
-    zone: str | None = Field(default=None, description="Drain every node of this zone.")
-    nodes: list[str] | None = Field(default=None, description="Drain these nodes by name.")
-    selector: str | None = Field(default=None, description="Drain nodes matching this label selector.")
-    duration: Duration = Field(gt=0, description="How long the nodes stay cordoned.")
-
-    @model_validator(mode="after")
-    def _one_target(self) -> NodeDrainParams:
-        if sum(x is not None for x in (self.zone, self.nodes, self.selector)) != 1:
-            raise ValueError("give exactly one of `zone`, `nodes` or `selector`")
-        if self.selector is not None:
-            _check_selector(self.selector)
-        return self
-
-
-class ToxicParams(FaultParams):
-    """Degrade a TCP dependency (database, payment partner) with a Toxiproxy toxic."""
-
-    proxy: str = Field(description="Toxiproxy proxy name, e.g. 'postgres' or 'payment-partner'.")
-    type: Literal["latency", "bandwidth", "timeout", "reset_peer", "slow_close", "limit_data", "slicer"] = Field(
-        description="Toxic type."
-    )
-    stream: Literal["upstream", "downstream"] = Field(default="downstream", description="Direction affected.")
-    toxicity: Ratio = Field(default=1.0, description="Share of connections affected (0..1).")
-    attributes: dict[str, float] = Field(
-        default_factory=dict, description="Toxic attributes, e.g. {latency: 500, jitter: 50} (ms)."
-    )
-    duration: Duration = Field(gt=0, description="How long the toxic stays.")
-
-
 def default_fault_registry() -> KindRegistry:
     """A registry holding every built-in fault kind."""
     registry = KindRegistry("fault")
     registry.register("pod-kill", PodKillParams)
     registry.register("deployment-scale", DeploymentScaleParams)
-    registry.register("zone-outage", ZoneOutageParams)
-    registry.register("node-drain", NodeDrainParams)
-    registry.register("toxic", ToxicParams)
+    from . import params_databases, params_zones
+
+    params_zones.register_all(registry)
+    params_databases.register_all(registry)
     return registry
 
 

@@ -1,0 +1,3 @@
+"""databases faults (implementations register themselves with harness.faults.base.register)."""
+
+from __future__ import annotations

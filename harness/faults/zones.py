@@ -1,0 +1,3 @@
+"""zones faults (implementations register themselves with harness.faults.base.register)."""
+
+from __future__ import annotations
