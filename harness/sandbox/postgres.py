@@ -1,0 +1,217 @@
+"""The sandbox's PostgreSQL: a real server from the ``pgserver`` wheel, on TCP loopback.
+
+Data lives under ``<sandbox dir>/pgdata``. When we run as root, initdb and the server run as the
+``pgserver`` system user (pgserver's own trick). Settings favour speed over durability (fsync off).
+The database ``shop`` (owner ``shop``, password ``shop``) is created with the shop's schema and
+``config.products`` seeded products.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from .context import Context
+
+SYSTEM_USER = "pgserver"
+SERVER_OPTIONS = (
+    "-c max_connections=100 -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+    "-c shared_buffers=32MB -c unix_socket_directories='' -c listen_addresses=127.0.0.1"
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS products (
+    id serial PRIMARY KEY, sku text UNIQUE NOT NULL, name text NOT NULL, description text NOT NULL,
+    price_cents integer NOT NULL, stock integer NOT NULL, category text NOT NULL);
+CREATE TABLE IF NOT EXISTS carts (id text PRIMARY KEY, created timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS cart_items (
+    cart_id text NOT NULL REFERENCES carts(id) ON DELETE CASCADE,
+    product_id integer NOT NULL REFERENCES products(id), qty integer NOT NULL,
+    PRIMARY KEY (cart_id, product_id));
+CREATE TABLE IF NOT EXISTS orders (
+    id serial PRIMARY KEY, cart_id text NOT NULL, total_cents integer NOT NULL, status text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS order_items (
+    order_id integer NOT NULL REFERENCES orders(id), product_id integer NOT NULL,
+    qty integer NOT NULL, price_cents integer NOT NULL);
+CREATE TABLE IF NOT EXISTS payments (
+    id serial PRIMARY KEY, order_id integer NOT NULL REFERENCES orders(id), partner_id text,
+    amount_cents integer NOT NULL, status text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+"""
+
+SEED = """
+INSERT INTO products (sku, name, description, price_cents, stock, category)
+SELECT 'SKU-' || lpad(i::text, 6, '0'),
+       (ARRAY['Red','Blue','Green','Black','White'])[1 + i % 5] || ' '
+       || (ARRAY['Shirt','Shoe','Lamp','Mug','Chair','Watch','Bag'])[1 + i % 7] || ' ' || i,
+       'A fine product number ' || i,
+       199 + (i * 37) % 20000, 100 + i % 50,
+       (ARRAY['fashion','home','kitchen','garden'])[1 + i % 4]
+FROM generate_series(1, %s) AS i
+ON CONFLICT (sku) DO NOTHING
+"""
+
+
+def _system_user() -> str | None:
+    """The OS user postgres runs as: ``pgserver`` when we are root (postgres refuses root)."""
+    if os.name != "posix" or os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "-s", "/bin/bash", SYSTEM_USER], check=True, capture_output=True)
+    return SYSTEM_USER
+
+
+def _bin(name: str) -> str:
+    """Path of a postgres binary shipped in the pgserver wheel (found without importing pgserver,
+    whose import emits warnings)."""
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the pgserver wheel is not installed")
+    return str(Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin" / name)
+
+
+def _run(args: list[str], user: str | None, timeout: float = 30) -> None:
+    """Run a postgres tool, raising with its output on failure."""
+    res = subprocess.run(args, user=user, capture_output=True, text=True, timeout=timeout, check=False)
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({res.returncode}): {res.stderr or res.stdout}")
+
+
+def _give_access(pgdata: Path, user: str | None) -> None:
+    """Let the postgres system user reach and own ``pgdata``."""
+    if user is None:
+        return
+    import pwd
+
+    for parent in pgdata.parents:
+        parent.chmod(parent.stat().st_mode | 0o055)
+    entry = pwd.getpwnam(user)
+    os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+
+
+def init_pgdata(pgdata: Path, user: str | None) -> None:
+    """initdb ``pgdata`` unless it already holds a cluster."""
+    if (pgdata / "PG_VERSION").exists():
+        return
+    if pgdata.exists():
+        shutil.rmtree(pgdata)
+    pgdata.mkdir(parents=True)
+    _give_access(pgdata, user)
+    _run([_bin("initdb"), "-D", str(pgdata), "--auth=trust", "--encoding=utf8", "--no-sync",
+          "-U", "postgres"], user)
+
+
+def start_server(pgdata: Path, port: int, user: str | None) -> None:
+    """Start postgres with pg_ctl and wait until it accepts connections (stopping a leftover server
+    of an earlier, crashed sandbox on the same data first)."""
+    if _server_running(pgdata):
+        stop_server(pgdata, user)
+    _give_access(pgdata, user)
+    _run([_bin("pg_ctl"), "-D", str(pgdata), "-w", "-t", "30", "-l", str(pgdata / "server.log"),
+          "-o", f"-p {port} {SERVER_OPTIONS}", "start"], user, timeout=40)
+
+
+def stop_server(pgdata: Path, user: str | None) -> None:
+    """``pg_ctl stop -m fast``; kill the postmaster if that fails."""
+    if not _server_running(pgdata):
+        return
+    try:
+        _run([_bin("pg_ctl"), "-D", str(pgdata), "-w", "-t", "15", "-m", "fast", "stop"], user, timeout=20)
+    except (RuntimeError, subprocess.TimeoutExpired):
+        pid = _postmaster_pid(pgdata)
+        if pid:
+            os.kill(pid, 9)
+
+
+def _postmaster_pid(pgdata: Path) -> int | None:
+    try:
+        return int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _server_running(pgdata: Path) -> bool:
+    pid = _postmaster_pid(pgdata)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def setup_database(admin_dsn: str, products: int) -> None:
+    """Create role and database ``shop``, the schema, and seed the products (idempotent)."""
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'shop'").fetchone() is None:
+            conn.execute("CREATE ROLE shop LOGIN PASSWORD 'shop'")
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'shop'").fetchone() is None:
+            conn.execute("CREATE DATABASE shop OWNER shop")
+    shop_admin = admin_dsn.rsplit("/", 1)[0] + "/shop"
+    with psycopg.connect(shop_admin, autocommit=True) as conn:
+        conn.execute("SET ROLE shop")
+        conn.execute(SCHEMA)
+        conn.execute(SEED.replace("%s", str(int(products))))
+
+
+class Postgres:
+    """Sandbox component: a real PostgreSQL on ``127.0.0.1:ctx.ports["postgres"]``."""
+
+    name = "postgres"
+
+    def __init__(self) -> None:
+        self._pgdata: Path | None = None
+        self._user: str | None = None
+        self._admin_dsn = ""
+        self._ok = False
+
+    async def start(self, ctx: Context) -> None:
+        """Init (first time), start, create the shop database and publish the DSNs."""
+        self._pgdata = ctx.dir / "pgdata"
+        port = ctx.ports["postgres"]
+        self._admin_dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        await asyncio.to_thread(self._start_blocking, port, ctx.config.products)
+        ctx.endpoints["postgres"] = f"postgresql://shop:shop@127.0.0.1:{port}/shop"
+        ctx.endpoints["postgres_admin"] = self._admin_dsn
+        self._ok = True
+
+    def _start_blocking(self, port: int, products: int) -> None:
+        assert self._pgdata is not None
+        self._user = _system_user()
+        init_pgdata(self._pgdata, self._user)
+        start_server(self._pgdata, port, self._user)
+        setup_database(self._admin_dsn, products)
+
+    async def stop(self) -> None:
+        """Stop the server (fast mode); no postgres process is left behind."""
+        self._ok = False
+        if self._pgdata is not None:
+            await asyncio.to_thread(stop_server, self._pgdata, self._user)
+
+    @property
+    def pid(self) -> int | None:
+        """PID of the postmaster, when running."""
+        return _postmaster_pid(self._pgdata) if self._pgdata and _server_running(self._pgdata) else None
+
+    def health(self) -> dict[str, Any]:
+        """Ping with ``SELECT 1`` (short connect timeout)."""
+        if not self._ok:
+            return {"ok": False, "reason": "not started"}
+        try:
+            with psycopg.connect(self._admin_dsn, connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            return {"ok": False, "reason": str(exc)}
+        return {"ok": True, "dsn": self._admin_dsn, "pid": self.pid}
