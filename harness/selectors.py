@@ -100,6 +100,8 @@ def _field_value(obj: dict[str, Any], path: str) -> str:
         if not isinstance(cur, dict):
             return ""
         cur = cur.get(part)
+    if isinstance(cur, bool):
+        return "true" if cur else "false"
     return "" if cur is None else str(cur)
 
 
