@@ -221,7 +221,8 @@ class Run:
             self.revert_failures.append(f"{fault.id} ({fault.kind}): {exc}")
             return
         self._reverted.add(fault.id)
-        self.journal.write("fault.reverted", id=fault.id, kind=fault.kind, measurements=fault.measurements)
+        self.journal.write("fault.reverted", id=fault.id, kind=fault.kind, targets=fault.targets,
+                           measurements=fault.measurements)
         self._active_changed()
 
     # -- load, probes, guards ----------------------------------------------------------------------

@@ -68,6 +68,7 @@ def _faults(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             f["targets"] = sorted(set(f["targets"]) | set(ev.get("targets") or []))
         elif kind == "fault.reverted":
             f["reverted_at"] = iso(ev["ts"])
+            f["targets"] = sorted(set(f["targets"]) | set(ev.get("targets") or []))
             f["measurements"].update(ev.get("measurements") or {})
         elif kind in ("fault.error", "fault.revert_failed"):
             f["error"] = ev.get("error")
@@ -109,12 +110,18 @@ def evaluate_folder(run_dir: Path, experiment: Any, extra: dict[str, Any] | None
         "error_budget": error_budget(timeline, experiment.sla) if timeline.exists() else {},
         "aborted_by": None,
         "still_injected": still,
-        "phases": [{"name": e["phase"], "start": iso(e["ts"])} for e in events if e["type"] == "phase"],
+        "phases": _phases(events, ended),
     }
     run.update(extra)
     if still and run["status"] not in ("revert_failed",):
         run["status"], run["exit_code"] = "revert_failed", 4
     return run
+
+
+def _phases(events: list[dict[str, Any]], ended: float) -> list[dict[str, Any]]:
+    marks = [(e["phase"], e["ts"]) for e in events if e["type"] == "phase"]
+    ends = [ts for _, ts in marks[1:]] + [ended]
+    return [{"name": n, "start": iso(t0), "end": iso(t1)} for (n, t0), t1 in zip(marks, ends, strict=True)]
 
 
 def _status(results: list[Any], still: list[str]) -> str:
