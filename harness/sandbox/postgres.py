@@ -13,6 +13,7 @@ import importlib.util
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +119,27 @@ def start_server(pgdata: Path, port: int, user: str | None) -> None:
     if _server_running(pgdata):
         stop_server(pgdata, user)
     _give_access(pgdata, user)
-    _run([_bin("pg_ctl"), "-D", str(pgdata), "-w", "-t", "30", "-l", str(pgdata / "server.log"),
+    # -W: do not let pg_ctl judge readiness (it has been seen to miss it on a loaded machine);
+    # we wait for a real connection instead.
+    _run([_bin("pg_ctl"), "-D", str(pgdata), "-W", "-l", str(pgdata / "server.log"),
           "-o", f"-p {port} {SERVER_OPTIONS}", "start"], user, timeout=40)
+    _wait_accepting(port, pgdata, timeout=60)
+
+
+def _wait_accepting(port: int, pgdata: Path, timeout: float) -> None:
+    """Poll until the server answers a query on its TCP port."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+            return
+        except psycopg.Error as exc:
+            last = exc
+            time.sleep(0.1)
+    log = (pgdata / "server.log").read_text(errors="replace")[-2000:] if (pgdata / "server.log").exists() else ""
+    raise RuntimeError(f"postgres on port {port} not accepting connections after {timeout:.0f}s: {last}\n{log}")
 
 
 def stop_server(pgdata: Path, user: str | None) -> None:
