@@ -22,7 +22,7 @@ def _pod_kill(strict: bool) -> str:
     objective = "<= 1ms" if strict else "<= 5s"
     return LOAD + f"""
 probes:
-  - {{name: site, every: 1s, timeout: 2s, http: {{url: /api/catalog/products?limit=2}}}}
+  - {{name: site, every: 1s, timeout: 2s, http: {{url: "/api/catalog/products?limit=2"}}}}
 slos:
   - {{name: availability, sli: load.success_ratio, objective: ">= 80%"}}
   - {{name: latency, sli: load.p95, objective: "{objective}", window: fault}}
