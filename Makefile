@@ -46,7 +46,7 @@ demo: install
 	$(BIN)/python -m harness.demo
 
 bench: install
-	$(BIN)/python -m harness.bench
+	$(BIN)/python -m harness.sandbox.bench
 
 clean:
 	-$(BIN)/harness sandbox down

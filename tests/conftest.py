@@ -51,6 +51,37 @@ class SandboxHandle:
         raise AssertionError("deployments not ready in time")
 
 
+    def spread(self, namespace: str = "shop", timeout: float = 90) -> None:
+        """Put every deployment back on all zones (earlier tests move pods away and nothing moves them
+        back): delete a pod from a crowded zone until each app has a pod in every zone."""
+        kube = self.kube()
+        zone_of = {n["metadata"]["name"]: n["metadata"]["labels"]["topology.kubernetes.io/zone"]
+                   for n in kube.list_nodes()}
+        zones = set(zone_of.values())
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                self.wait_deployments_ready(namespace)
+                by_app: dict[str, dict[str, list[str]]] = {}
+                for p in kube.list_pods(namespace):
+                    if p["metadata"].get("deletionTimestamp") or not p["spec"].get("nodeName"):
+                        continue
+                    app = p["metadata"]["labels"].get("app", "")
+                    zone = zone_of[p["spec"]["nodeName"]]
+                    by_app.setdefault(app, {}).setdefault(zone, []).append(p["metadata"]["name"])
+                moved = False
+                for placed in by_app.values():
+                    if len(placed) < len(zones) and any(len(v) > 1 for v in placed.values()):
+                        crowded = max(placed.values(), key=len)
+                        kube.delete_pod(namespace, crowded[0], 0)
+                        moved = True
+                if not moved:
+                    return
+                time.sleep(1.0)
+        finally:
+            kube.close()
+
+
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
     """The one sandbox of this test session (default topology, compressed timings)."""
