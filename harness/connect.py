@@ -97,20 +97,35 @@ def kube_client(conn: Connection) -> Any:
     return KubeClient(conn.kubeconfig, conn.context)
 
 
+def toxiproxy_client(conn: Connection) -> Any:
+    """The target's Toxiproxy client, or None when the target has no toxiproxy_url."""
+    if not conn.toxiproxy_url:
+        return None
+    from harness.clients.toxiproxy import ToxiproxyClient
+
+    return ToxiproxyClient(conn.toxiproxy_url)
+
+
 def fault_env(conn: Connection, journal: Journal | None, seed: int | None = None,
               max_pods_fraction: float = 1.0) -> FaultEnv:
     """The fault context of a run or a rollback."""
     env = FaultEnv(
         journal=journal,
         kube=kube_client(conn),
+        toxiproxy=toxiproxy_client(conn),
         postgres={"dsn": conn.postgres_dsn, "allowed_hosts": conn.postgres_allowed_hosts},
         project=conn.project,
         region=conn.region,
         rng=random.Random(seed),
         max_pods_fraction=max_pods_fraction,
     )
+    if conn.project:
+        from harness.clients.compute import ComputeClient
+
+        env.compute = ComputeClient(conn.project, conn.compute_endpoint)
     return env
 
 
 def probe_env(conn: Connection, kube: Any = None) -> ProbeEnv:
-    return ProbeEnv(site_url=conn.site_url, kube=kube or kube_client(conn))
+    return ProbeEnv(site_url=conn.site_url, kube=kube or kube_client(conn), toxiproxy=toxiproxy_client(conn),
+                    extra={"postgres_dsn": conn.extra.get("postgres") or conn.postgres_dsn})

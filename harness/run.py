@@ -72,6 +72,7 @@ class Run:
         self.seed = seed
         self.conn: Connection = resolve_connection(loaded.target)
         self.env = fault_env(self.conn, None, seed, self.exp.safety.max_pods_fraction)
+        self.env.require_capacity = self.exp.safety.require_capacity
         self.faults = build_faults(self.exp, self.env)
         self.live = LiveView(LiveState(self.exp.name), stream=live_stream)
         self.run_dir: Path | None = None

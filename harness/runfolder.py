@@ -70,6 +70,8 @@ def _faults(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             f["reverted_at"] = iso(ev["ts"])
             f["targets"] = sorted(set(f["targets"]) | set(ev.get("targets") or []))
             f["measurements"].update(ev.get("measurements") or {})
+        elif kind == "fault.measured":
+            f["measurements"].update(ev.get("measurements") or {})
         elif kind in ("fault.error", "fault.revert_failed"):
             f["error"] = ev.get("error")
     return list(faults.values())

@@ -91,7 +91,9 @@ class KubernetesProbeParams(ProbeParams):
 class PostgresProbeParams(ProbeParams):
     """Runs a query against PostgreSQL; success when it answers within the probe timeout."""
 
-    dsn: str = Field(description="Connection string; use ${env:NAME} for secrets.")
+    dsn: str | None = Field(
+        default=None, description="Connection string (default: the target's); use ${env:NAME} for secrets."
+    )
     query: str = Field(default="SELECT 1", description="Query to run.")
 
 

@@ -31,6 +31,7 @@ class FaultEnv:
     region: str | None = None
     rng: random.Random = field(default_factory=random.Random)
     max_pods_fraction: float = 1.0
+    require_capacity: bool = False  # safety.require_capacity: zone faults refuse when capacity fails
 
     def record(self, type_: str, **fields: Any) -> None:
         if self.journal is not None:

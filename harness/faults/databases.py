@@ -1,3 +1,342 @@
-"""databases faults (implementations register themselves with harness.faults.base.register)."""
+"""Database faults: ``pg-connection-exhaustion``, ``pg-terminate-backends``, ``pg-lock``,
+``pg-slow-queries`` (directly on PostgreSQL) and ``mongo-stepdown`` (pymongo, documented commands).
+
+Every ``pg-*`` fault refuses (at plan time) a DSN whose host is not in the target's allowed hosts.
+Connections a fault holds live in the harness process, so they die with it; each carries the
+application_name ``harness-<fault id>-<token>``, journaled in the undo record, so ``undo`` (revert and
+``harness rollback``) also terminates them on the server. Importing this module also registers the
+proxy fault kinds (`harness.faults.proxies`).
+"""
 
 from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+from harness.clients import mongo
+from harness.clients import postgres as pg
+from harness.errors import ClientError, PermanentFaultError
+from harness.retry import retry_transient
+
+from . import proxies  # noqa: F401 - registers the Toxiproxy fault kinds
+from .base import Fault, FaultEnv, FaultPlan, register
+from .params import FAULT_PARAMS  # noqa: F401 - params first: it imports params_databases (a cycle)
+from .params_databases import MIN_RESERVE
+
+HELD_NOTE = "connections held by the harness process close when it exits; undo also terminates them by application_name"
+
+
+async def _pg(env: FaultEnv, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """A blocking PostgreSQL call off the event loop, through the one retry policy."""
+
+    async def call() -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    return await retry_transient(call, deadline=20, what=what, on_retry=env.on_retry)
+
+
+def _undo_dsn(rec: dict[str, Any], env: FaultEnv) -> str:
+    """The DSN to undo with: the target's (it has the password) when it names the same server."""
+    target = env.postgres.get("dsn")
+    if target and pg.same_server(pg.with_dbname(target, pg.dsn_parts(rec["dsn"]).get("dbname")), rec["dsn"]):
+        return str(pg.with_dbname(target, pg.dsn_parts(rec["dsn"]).get("dbname")))
+    return str(rec["dsn"])
+
+
+class PgFault(Fault):
+    """A fault acting directly on PostgreSQL; holds ``self.app`` connections when it holds any."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.app = f"harness-{self.id}-{uuid.uuid4().hex[:6]}"
+
+    @property
+    def dsn(self) -> str | None:
+        """The DSN this fault connects with (its own, else the target's), on ``dbname`` if given."""
+        dsn = self.params.dsn or self.env.postgres.get("dsn")
+        return pg.with_dbname(dsn, self.params.dbname) if dsn else None
+
+    def refusal(self) -> str | None:
+        """Why this fault must not run (no DSN, or a host the target does not allow)."""
+        if not self.dsn:
+            return f"{self.kind}: no DSN: give `dsn` or set the target's postgres.dsn"
+        reason = pg.host_refusal(self.dsn, list(self.env.postgres.get("allowed_hosts") or []))
+        return f"{self.kind}: {reason}" if reason else None
+
+    def client(self) -> pg.PostgresClient:
+        """A client for this fault's short control queries (holders name their sessions ``self.app``)."""
+        assert self.dsn is not None
+        return pg.PostgresClient(self.dsn, application_name=f"harness-ctl-{self.id}")
+
+    async def plan(self) -> FaultPlan:
+        refusal = self.refusal()
+        if refusal:
+            return FaultPlan([self.dsn and pg.redact_dsn(self.dsn) or "postgres"], refuse=refusal)
+        plan = FaultPlan([pg.redact_dsn(str(self.dsn))])
+        await self.plan_more(plan)
+        return plan
+
+    async def plan_more(self, plan: FaultPlan) -> None:
+        """Add notes, blast radius or a refusal, reading the server (never changing it)."""
+
+    def record_held(self) -> None:
+        """Journal how to undo held connections (before opening them)."""
+        self.record_undo({"dsn": pg.redact_dsn(str(self.dsn)), "application_name": self.app, "note": HELD_NOTE})
+        self.targets.append(pg.redact_dsn(str(self.dsn)))
+
+    async def release(self) -> None:
+        """Close what this process holds (the live half of revert)."""
+
+    async def revert(self) -> None:
+        await self.release()
+        await super().revert()
+
+    @classmethod
+    async def undo(cls, records: list[dict[str, Any]], env: FaultEnv) -> None:
+        for rec in reversed(records):
+            if not rec.get("application_name"):
+                continue
+            client = pg.PostgresClient(_undo_dsn(rec, env), application_name="harness-undo")
+            await _pg(env, f"terminate {rec['application_name']}", client.terminate_backends,
+                      application_name=pg.like_escape(rec["application_name"]))
+
+
+@register
+class PgConnectionExhaustion(PgFault):
+    """Hold connections until only ``reserve`` are free under max_connections (or hold ``hold``)."""
+
+    kind = "pg-connection-exhaustion"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.held: pg.HeldConnections | None = None
+
+    def _count(self, s: dict[str, int]) -> tuple[int, str | None]:
+        """How many to hold given the server's settings, and a refusal when that breaks the reserve."""
+        p = self.params
+        if p.reserve < MIN_RESERVE:
+            return 0, f"{self.kind}: reserve {p.reserve} is below the minimum of {MIN_RESERVE}"
+        room = s["max_connections"] - p.reserve - s["backends"]
+        n = p.hold if p.hold is not None else room
+        if n > room:
+            return n, (f"{self.kind}: holding {n} would leave fewer than {p.reserve} of "
+                       f"{s['max_connections']} connections free ({s['backends']} in use)")
+        if n <= 0:
+            return 0, f"{self.kind}: nothing to hold: {s['backends']} of {s['max_connections']} already in use"
+        return n, None
+
+    async def plan_more(self, plan: FaultPlan) -> None:
+        s = await _pg(self.env, "read settings", self.client().settings)
+        n, plan.refuse = self._count(s)
+        plan.blast = {"connections": n, "max_connections": s["max_connections"], "in_use": s["backends"],
+                      "reserve": self.params.reserve}
+        plan.notes.append(f"holds {n} connections ({s['backends']} in use of {s['max_connections']}, "
+                          f"{self.params.reserve} left free) for {self.params.duration:g}s"
+                          + (f", evicting sessions matching {self.params.evict!r}" if self.params.evict else ""))
+
+    async def inject(self) -> None:
+        p, client = self.params, self.client()
+        s = await _pg(self.env, "read settings", client.settings)
+        n, refusal = self._count(s)
+        if refusal:
+            raise PermanentFaultError(refusal)
+        self.record_held()
+        self.held = pg.HeldConnections(client, self.app)
+        opened = await asyncio.to_thread(self.held.open, n)
+        self.measurements.update({"held": opened, "held_max": opened, "max_connections": s["max_connections"],
+                                  "backends_before": s["backends"], "reserve": p.reserve})
+        if p.evict:
+            pids = await _pg(self.env, "evict sessions", client.terminate_backends,
+                             application_name=p.evict, spare="harness-%")
+            self.measurements["evicted"] = len(pids)
+            await asyncio.to_thread(self._top_up)
+        self.env.record("fault.action", id=self.id, kind=self.kind, action="holding", connections=opened,
+                        evicted=self.measurements.get("evicted", 0))
+
+    def _top_up(self) -> None:
+        """Take the slots other clients gave back, keeping only ``reserve`` free (or ``hold`` held);
+        with ``evict``, first terminate the matching sessions that got back in."""
+        assert self.held is not None
+        p = self.params
+        try:
+            if p.evict:  # evicted clients that slipped back in lose their session again
+                pids = self.held.client.terminate_backends(application_name=p.evict, spare="harness-%")
+                self.measurements["evicted"] = self.measurements.get("evicted", 0) + len(pids)
+            s = self.held.client.settings()
+        except ClientError:
+            return  # full even for us: nothing to take
+        want = s["max_connections"] - p.reserve - s["backends"]
+        if p.hold is not None:
+            want = min(want, p.hold - len(self.held.conns))
+        if want > 0:
+            self.held.open(want)
+        self.measurements["held_max"] = max(self.measurements.get("held_max", 0), len(self.held.conns))
+
+    async def hold(self, until: float) -> None:
+        """Keep the server full until ``until``: re-take every slot another client gives back (often
+        in the first seconds after an eviction, when the evicted clients race to reconnect)."""
+        fast_until = time.time() + (2.0 if self.params.evict else 0.0)
+        while time.time() < until:
+            await asyncio.to_thread(self._top_up)
+            every = 0.05 if time.time() < fast_until else 0.25
+            await asyncio.sleep(max(0.0, min(every, until - time.time())))
+
+    async def release(self) -> None:
+        if self.held is not None:
+            self.measurements["stopped_by"] = self.held.last_error
+            await asyncio.to_thread(self.held.close)
+
+
+@register
+class PgTerminateBackends(PgFault):
+    """Terminate matching sessions once, or every ``every`` seconds for ``duration``."""
+
+    kind = "pg-terminate-backends"
+
+    def _filters(self) -> dict[str, Any]:
+        p = self.params
+        return {"application_name": p.application_name, "user": p.user, "database": p.database}
+
+    async def plan_more(self, plan: FaultPlan) -> None:
+        p = self.params
+        n = await _pg(self.env, "count backends", self.client().count_backends, **self._filters())
+        what = ", ".join(f"{k}={v!r}" for k, v in self._filters().items() if v is not None)
+        repeat = f", every {p.every:g}s for {p.duration:g}s" if p.every else ""
+        plan.notes.append(f"terminates the sessions matching {what} ({n} now){repeat}")
+        plan.blast = {"sessions": n}
+
+    async def inject(self) -> None:
+        if not self._undo:
+            self.record_undo({"note": "terminated sessions are not restored: their clients reconnect"})
+            self.targets.append(pg.redact_dsn(str(self.dsn)))
+        pids = await _pg(self.env, "terminate backends", self.client().terminate_backends,
+                         spare="harness-%", **self._filters())
+        self.measurements["terminated"] = self.measurements.get("terminated", 0) + len(pids)
+        self.measurements["rounds"] = self.measurements.get("rounds", 0) + 1
+        self.env.record("fault.action", id=self.id, kind=self.kind, action="terminated", pids=pids)
+
+    async def hold(self, until: float) -> None:
+        every = self.params.every
+        if not every:
+            return await super().hold(until)
+        while time.time() + every <= until + 1e-6:
+            await asyncio.sleep(every)
+            await self.inject()
+        await asyncio.sleep(max(0.0, until - time.time()))
+
+
+@register
+class PgLock(PgFault):
+    """Hold ``LOCK TABLE <table> IN <mode> MODE`` in an open transaction for the duration."""
+
+    kind = "pg-lock"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lock: pg.TableLock | None = None
+
+    async def plan_more(self, plan: FaultPlan) -> None:
+        p = self.params
+        db = pg.dsn_parts(str(self.dsn)).get("dbname")
+        if not await _pg(self.env, "check table", self.client().table_exists, p.table):
+            plan.refuse = f"{self.kind}: table {p.table!r} does not exist in database {db!r}"
+        plan.targets = [f"{pg.redact_dsn(str(self.dsn))} table {p.table}"]
+        plan.notes.append(f"locks {db}.{p.table} in {p.mode} mode for {p.duration:g}s")
+
+    async def inject(self) -> None:
+        p = self.params
+        self.record_held()
+        self.lock = pg.TableLock(self.client(), self.app)
+        started = time.monotonic()
+        await asyncio.to_thread(self.lock.acquire, p.table, p.mode, p.lock_timeout)
+        self.measurements.update({"table": p.table, "mode": p.mode,
+                                  "acquired_after_s": round(time.monotonic() - started, 3)})
+        self.env.record("fault.action", id=self.id, kind=self.kind, action="locked", table=p.table, mode=p.mode)
+
+    async def release(self) -> None:
+        if self.lock is not None:
+            await asyncio.to_thread(self.lock.release)
+
+
+@register
+class PgSlowQueries(PgFault):
+    """Run an expensive query over and over on ``connections`` connections."""
+
+    kind = "pg-slow-queries"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.load: pg.SlowQueries | None = None
+
+    async def plan_more(self, plan: FaultPlan) -> None:
+        p = self.params
+        plan.notes.append(f"runs {'the given' if p.query else 'a CPU-heavy'} query on {p.connections} "
+                          f"connections for {p.duration:g}s (each cancelled after {p.statement_timeout:g}s)")
+        plan.blast = {"connections": p.connections}
+
+    async def inject(self) -> None:
+        p = self.params
+        self.record_held()
+        self.load = pg.SlowQueries(self.client(), self.app, p.connections, p.query or pg.DEFAULT_SLOW_QUERY,
+                                   p.statement_timeout)
+        await asyncio.to_thread(self.load.start)
+        self.env.record("fault.action", id=self.id, kind=self.kind, action="querying", connections=p.connections)
+
+    async def release(self) -> None:
+        if self.load is not None:
+            await asyncio.to_thread(self.load.stop)
+            self.measurements.update({"queries": self.load.runs, "errors": len(self.load.errors)})
+
+
+@register
+class MongoStepdown(Fault):
+    """``replSetStepDown`` on the replica set's primary; revert makes it electable again."""
+
+    kind = "mongo-stepdown"
+
+    def admin(self, uri: str | None = None) -> mongo.MongoAdmin:
+        return mongo.MongoAdmin(uri or self.params.uri, timeout=self.params.timeout)
+
+    async def plan(self) -> FaultPlan:
+        p = self.params
+        target = mongo.redact_uri(p.uri)
+        try:
+            primary = await asyncio.to_thread(self.admin().primary)
+        except ClientError as exc:
+            return FaultPlan([target], refuse=f"{self.kind}: cannot find the primary of {target}: {exc}")
+        return FaultPlan([f"{target} primary {primary}"], blast={"primaries": 1}, notes=[
+            f"steps {primary} down for {p.step_down:g}s (secondaries get {p.catch_up:g}s to catch up"
+            + (", forced" if p.force else "") + ")"])
+
+    async def inject(self) -> None:
+        p = self.params
+        admin = self.admin()
+        primary = await asyncio.to_thread(admin.primary)
+        self.record_undo({"uri": mongo.redact_uri(p.uri), "member": primary, "unfreeze": p.unfreeze_on_revert, "timeout": p.timeout,
+                          "until": round(time.time() + p.step_down, 3),
+                          "note": "the old primary is electable again after `until` by itself"})
+        await asyncio.to_thread(admin.step_down, int(p.step_down), int(p.catch_up), p.force)
+        self.targets.append(primary)
+        self.measurements["stepped_down"] = primary
+        self.env.record("fault.action", id=self.id, kind=self.kind, action="stepped_down", member=primary)
+
+    async def revert(self) -> None:
+        await self._unfreeze(self._undo, self.params.uri)
+
+    @classmethod
+    async def undo(cls, records: list[dict[str, Any]], env: FaultEnv) -> None:
+        await cls._unfreeze(records, None)
+
+    @staticmethod
+    async def _unfreeze(records: list[dict[str, Any]], uri: str | None) -> None:
+        for rec in records:
+            if not rec.get("unfreeze") or time.time() >= float(rec["until"]):
+                continue
+            try:
+                await asyncio.to_thread(mongo.MongoAdmin(uri or rec["uri"], float(rec.get("timeout", 5))).freeze, rec["member"], 0)
+            except ClientError as exc:
+                until = time.strftime("%H:%M:%S", time.localtime(float(rec["until"])))
+                raise PermanentFaultError(f"could not unfreeze {rec['member']} ({exc}); it becomes electable "
+                                          f"by itself at {until}, or run replSetFreeze 0 on it") from None

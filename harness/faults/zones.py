@@ -1,3 +1,292 @@
-"""zones faults (implementations register themselves with harness.faults.base.register)."""
+"""Zone faults: ``zone-drain`` (Kubernetes: cordon a zone's nodes and evict their pods) and
+``zone-outage`` (Compute Engine: stop the zone's VMs, or cut their network with deny firewall rules).
+
+Both plan with the zone-loss preflight (harness.preflight), journal an undo record before every change
+(undo actions are replayed by name, see zones_support.UNDO_ACTIONS) and measure recovery from the
+Kubernetes API while they hold and after they are reverted.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from typing import Any
+
+from harness.errors import ClientError, PermanentClientError
+from harness.preflight import ZoneImpact, pod_owner_kind, predict_zone_loss
+from harness.retry import retry_transient
+
+from .base import Fault, FaultEnv, FaultPlan, register
+from .zones_support import (
+    RecoveryWatch,
+    call,
+    cluster_state,
+    set_tags_rmw,
+    undo_records,
+    zone_nodes,
+    zone_vms,
+)
+
+Obj = dict[str, Any]
+STOPPED_STATES = {"STOPPING", "TERMINATED", "STOPPED", "SUSPENDING", "SUSPENDED"}
+
+
+class ZoneFault(Fault):
+    """Shared planning, recovery watch and revert of the zone faults."""
+
+    pods_move = True
+
+    def __init__(self, fault_id: str, params: Any, env: FaultEnv) -> None:
+        super().__init__(fault_id, params, env)
+        self.watch: RecoveryWatch | None = None
+
+    async def _impact(self, vms: list[str] | None = None) -> ZoneImpact:
+        p = self.params
+        nodes, pods, deployments, pdbs = await cluster_state(self.env, p.namespaces())
+        return predict_zone_loss(p.zone, nodes, pods, deployments, pdbs, p.namespaces(), vms, self.pods_move)
+
+    def _plan_from(self, impact: ZoneImpact, targets: list[str], head: str) -> FaultPlan:
+        deadline = getattr(self.params, "eviction_deadline", None)
+        plan = FaultPlan(targets=targets, notes=[head, *impact.notes(deadline)], blast=impact.blast())
+        self.measurements["predicted"] = impact.blast()
+        if not impact.nodes:
+            plan.refuse = f"{self.kind}: no Kubernetes node is labelled with zone {self.params.zone}"
+        elif self.env.require_capacity and impact.capacity_refusal():
+            plan.refuse = impact.capacity_refusal()
+        return plan
+
+    def _start_watch(self) -> None:
+        self.watch = RecoveryWatch(self.env, self.params.namespaces(), self.id, self.kind)
+        self.watch.start()
+
+    async def _stop_activity(self) -> None:
+        """Stop whatever this fault still runs in the background (before its undo)."""
+
+    async def revert(self) -> None:
+        await self._stop_activity()
+        try:
+            await type(self).undo(self._undo, self.env)
+        finally:
+            if self.watch is not None:
+                self.watch.reverted(self.params.watch_after_revert)
+                self.measurements.update(self.watch.measurements())
+
+    @classmethod
+    async def undo(cls, records: list[dict[str, Any]], env: FaultEnv) -> None:
+        await undo_records(records, env)
+
+
+def _evictable(pod: Obj, namespaces: list[str]) -> bool:
+    meta = pod["metadata"]
+    phase = (pod.get("status") or {}).get("phase")
+    return (meta.get("namespace") in namespaces and not meta.get("deletionTimestamp")
+            and pod_owner_kind(pod) != "DaemonSet" and phase not in ("Succeeded", "Failed"))
+
+
+@register
+class ZoneDrain(ZoneFault):
+    """Cordon every node of the zone, then evict their pods through the Eviction API, honouring PDBs."""
+
+    kind = "zone-drain"
+
+    def __init__(self, fault_id: str, params: Any, env: FaultEnv) -> None:
+        super().__init__(fault_id, params, env)
+        self.cordoned: list[str] = []
+        self.already_cordoned: list[str] = []
+        self.evicted: list[str] = []
+        self.not_evicted: dict[str, str] = {}
+        self._drain: asyncio.Task[None] | None = None
+
+    async def plan(self) -> FaultPlan:
+        p = self.params
+        impact = await self._impact()
+        head = (f"cordons {len(impact.nodes)} node(s) of {p.zone} and evicts their pods, {p.parallelism} node(s) "
+                f"at a time, retrying refused evictions for up to {p.eviction_deadline:g}s")
+        return self._plan_from(impact, [f"node/{n}" for n in impact.nodes], head)
+
+    async def inject(self) -> None:
+        nodes = await zone_nodes(self.env, self.params.zone)
+        self._start_watch()
+        for node in nodes:
+            name = node["metadata"]["name"]
+            if node["spec"].get("unschedulable"):
+                self.already_cordoned.append(name)
+                continue
+            self.record_undo({"action": "uncordon", "node": name})
+            await call(self.env, f"cordon {name}", self.env.kube.set_unschedulable, name, True)
+            self.cordoned.append(name)
+        self.targets += [f"node/{n['metadata']['name']}" for n in nodes]
+        self.env.record("fault.action", id=self.id, kind=self.kind, action="cordoned", nodes=self.cordoned,
+                        already_cordoned=self.already_cordoned)
+        self._drain = asyncio.create_task(self._drain_nodes([n["metadata"]["name"] for n in nodes]))
+
+    async def _drain_nodes(self, nodes: list[str]) -> None:
+        gate = asyncio.Semaphore(self.params.parallelism)
+
+        async def one(node: str) -> None:
+            async with gate:
+                await self._drain_node(node)
+
+        await asyncio.gather(*(one(n) for n in nodes))
+        self.env.record("fault.action", id=self.id, kind=self.kind, action="drained", evicted=len(self.evicted),
+                        not_evicted=self.not_evicted)
+
+    async def _drain_node(self, node: str) -> None:
+        pods = await call(self.env, f"list pods on {node}", self.env.kube.list_pods, None, None,
+                          f"spec.nodeName={node}")
+        victims = [p for p in pods if _evictable(p, self.params.namespaces())]
+        await asyncio.gather(*(self._evict(p["metadata"]["namespace"], p["metadata"]["name"]) for p in victims))
+
+    async def _evict(self, namespace: str, name: str) -> None:
+        key = f"{namespace}/{name}"
+        self.not_evicted[key] = "eviction in progress"
+
+        async def once() -> bool:
+            return bool(await asyncio.to_thread(self.env.kube.evict_pod, namespace, name))
+
+        try:
+            await retry_transient(once, deadline=self.params.eviction_deadline, what=f"evict pod {key}",
+                                  on_retry=self.env.on_retry)
+        except ClientError as exc:
+            self.not_evicted[key] = str(exc)
+            return
+        del self.not_evicted[key]
+        self.evicted.append(key)
+
+    async def hold(self, until: float) -> None:
+        if self._drain is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._drain), timeout=max(0.0, until - time.time()))
+            except TimeoutError:
+                await self._stop_activity()
+        self._note()
+        await asyncio.sleep(max(0.0, until - time.time()))
+
+    async def _stop_activity(self) -> None:
+        task, self._drain = self._drain, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            for key, why in self.not_evicted.items():
+                if why == "eviction in progress":
+                    self.not_evicted[key] = "still refused when the fault ended"
+        self._note()
+
+    def _note(self) -> None:
+        self.measurements.update(cordoned=self.cordoned, already_cordoned=self.already_cordoned,
+                                 evicted=len(self.evicted), not_evicted=dict(self.not_evicted))
+
+
+def _rfc1035(text: str) -> str:
+    """A valid Compute resource name / network tag (lowercase, [-a-z0-9], letter first, <= 63)."""
+    name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    name = name if name[:1].isalpha() else f"c-{name}"
+    return name[:63].rstrip("-")
+
+
+@register
+class ZoneOutage(ZoneFault):
+    """Take the zone's VMs away through Compute Engine: ``stop-instances`` or ``network``."""
+
+    kind = "zone-outage"
+
+    def __init__(self, fault_id: str, params: Any, env: FaultEnv) -> None:
+        super().__init__(fault_id, params, env)
+        self.pods_move = params.mode == "stop-instances"
+        self.stopped: list[str] = []
+        self.restopped: list[str] = []
+        self.tag = _rfc1035(f"chaos-{fault_id}-{uuid.uuid4().hex[:6]}")
+        self.rules: list[str] = []
+        self._reverting = False
+
+    async def plan(self) -> FaultPlan:
+        p = self.params
+        if self.env.compute is None:
+            return FaultPlan([], refuse=f"{self.kind}: this target has no Compute Engine client")
+        vms = await zone_vms(self.env, p)
+        impact = await self._impact([vm.name for vm in vms])
+        head = {"stop-instances": f"stops {len(vms)} VM(s) of {p.zone} (matched by {p.match}) and keeps them "
+                                  "stopped",
+                "network": f"tags {len(vms)} VM(s) of {p.zone} (matched by {p.match}) and denies their "
+                           f"{p.direction} traffic with firewall rules"}[p.mode]
+        plan = self._plan_from(impact, [f"vm/{p.zone}/{vm.name}" for vm in vms], head)
+        if not vms and not plan.refuse:
+            plan.refuse = f"{self.kind}: no VM of {p.zone} matches (match: {p.match})"
+        return plan
+
+    async def inject(self) -> None:
+        vms = await zone_vms(self.env, self.params)
+        self._start_watch()
+        await {"stop-instances": self._inject_stop, "network": self._inject_network}[self.params.mode](vms)
+
+    # -- stop-instances ----------------------------------------------------------------------------
+    async def _stop(self, name: str) -> None:
+        p = self.params
+        if name not in self.stopped:
+            self.record_undo({"action": "start", "zone": p.zone, "instance": name, "deadline": p.operation_deadline})
+            self.stopped.append(name)
+            self.targets.append(f"vm/{p.zone}/{name}")
+        await call(self.env, f"stop {name}", self.env.compute.stop, p.zone, name, p.operation_deadline,
+                   deadline=p.operation_deadline)
+
+    async def _inject_stop(self, vms: list[Any]) -> None:
+        await asyncio.gather(*(self._stop(vm.name) for vm in vms))
+        self.env.record("fault.action", id=self.id, kind=self.kind, action="stopped", instances=self.stopped)
+        self.measurements["stopped"] = list(self.stopped)
+
+    async def _restop_once(self) -> None:
+        p = self.params
+        current = await call(self.env, f"list instances in {p.zone}", self.env.compute.list_instances, p.zone)
+        back = [vm.name for vm in current if vm.name in self.stopped and vm.status not in STOPPED_STATES]
+        for name in back:
+            if self._reverting:
+                return
+            self.env.record("fault.action", id=self.id, kind=self.kind, action="restopped", instance=name)
+            self.restopped.append(name)
+            await self._stop(name)
+        self.measurements["restopped"] = list(self.restopped)
+
+    async def hold(self, until: float) -> None:
+        if self.params.mode != "stop-instances":
+            return await super().hold(until)
+        while not self._reverting and time.time() < until:
+            await asyncio.sleep(max(0.0, min(self.params.recheck_every, until - time.time())))
+            if time.time() >= until:
+                break
+            try:
+                await self._restop_once()
+            except ClientError as exc:
+                self.env.record("fault.warning", id=self.id, kind=self.kind, error=f"re-stop check failed: {exc}")
+
+    # -- network -----------------------------------------------------------------------------------
+    async def _inject_network(self, vms: list[Any]) -> None:
+        p = self.params
+        for vm in vms:
+            self.record_undo({"action": "untag", "zone": p.zone, "instance": vm.name, "tag": self.tag,
+                              "deadline": p.operation_deadline})
+            await set_tags_rmw(self.env, p.zone, vm.name, lambda tags: [*tags, self.tag] if self.tag not in tags
+                               else tags, p.operation_deadline)
+            self.targets.append(f"vm/{p.zone}/{vm.name}")
+        directions = ["INGRESS", "EGRESS"] if p.direction == "both" else [p.direction.upper()]
+        for direction in directions:
+            await self._insert_rule(_rfc1035(f"{self.tag}-{direction.lower()}"), direction)
+        self.env.record("fault.action", id=self.id, kind=self.kind, action="isolated", tag=self.tag,
+                        firewalls=self.rules, instances=[vm.name for vm in vms])
+        self.measurements.update(tagged=[vm.name for vm in vms], firewalls=list(self.rules))
+
+    async def _insert_rule(self, name: str, direction: str) -> None:
+        p = self.params
+        self.record_undo({"action": "delete-firewall", "firewall": name, "deadline": p.operation_deadline})
+        self.rules.append(name)
+        try:
+            await call(self.env, f"insert firewall {name}", self.env.compute.insert_deny_firewall, name, direction,
+                       [self.tag], 0, f"harness {self.kind} {self.id} ({p.zone})", p.operation_deadline,
+                       deadline=p.operation_deadline)
+        except PermanentClientError as exc:
+            if exc.status != 409:  # already there: an earlier attempt of ours went through
+                raise
+
+    async def _stop_activity(self) -> None:
+        self._reverting = True

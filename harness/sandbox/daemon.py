@@ -99,6 +99,9 @@ class Daemon:
             self.ctx.components[name] = comp
             self.started.append(comp)
             log.info("started %s in %.2fs", name, time.monotonic() - t0)
+        from .netpolicy import install
+
+        install(self.ctx)  # zone network outages: firewall deny rules enforced at the ingress and proxies
         await self._start_admin()
         await _wait_deployments_ready(self.ctx, timeout=90)
         self._write_outputs()

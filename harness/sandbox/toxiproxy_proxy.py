@@ -31,6 +31,13 @@ def split_hostport(address: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def _refused(check: ClientCheck, peer: tuple[Any, ...]) -> bool:
+    """Ask the hook about a new client; a hook with ``wants_port = True`` gets ``(ip, port)``."""
+    if getattr(check, "wants_port", False):
+        return bool(check(str(peer[0]), int(peer[1])))  # type: ignore[call-arg]
+    return bool(check(str(peer[0])))
+
+
 class Proxy:
     """A named TCP proxy ``listen`` -> ``upstream`` whose connections pass through its toxics."""
 
@@ -105,7 +112,7 @@ class Proxy:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         check = self._blocked()
-        if not self.enabled or (check is not None and peer and check(str(peer[0]))):
+        if not self.enabled or (check is not None and peer and _refused(check, peer)):
             writer.transport.abort()
             return
         task = asyncio.current_task()
