@@ -1,0 +1,169 @@
+"""Faults through the target's Toxiproxy: ``db-latency``, ``db-bandwidth``, ``db-outage``,
+``partner-latency``, ``partner-outage``, ``mongo-latency``.
+
+Each toxic this fault adds gets a name unique to the fault (``harness-<fault id>-<token>-<type>-<stream>``),
+and its undo record (``{"proxy", "toxic"}``) is journaled before it is added; a disable journals
+``{"proxy", "enable": true}`` first, and only when the proxy was enabled. Revert removes exactly those
+toxics and re-enables exactly those proxies; both are idempotent (a toxic already gone is fine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from harness.errors import PermanentFaultError
+from harness.retry import retry_transient
+
+from .base import Fault, FaultEnv, FaultPlan, register
+
+ToxicSpec = tuple[str, str, dict[str, Any], float]  # type, stream, attributes, toxicity
+
+
+async def _toxi(env: FaultEnv, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """A Toxiproxy call off the event loop, through the one retry policy."""
+
+    async def call() -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    return await retry_transient(call, deadline=30, what=what, on_retry=env.on_retry)
+
+
+def _ms(seconds: float) -> int:
+    return int(round(seconds * 1000))
+
+
+def _streams(stream: str) -> list[str]:
+    return ["upstream", "downstream"] if stream == "both" else [stream]
+
+
+class ProxyFault(Fault):
+    """A fault that adds toxics to (or disables) one named proxy."""
+
+    def toxics(self) -> list[ToxicSpec]:
+        """The toxics this fault adds (empty when it disables the proxy instead)."""
+        return []
+
+    def disables(self) -> bool:
+        """Whether this fault disables the proxy."""
+        return False
+
+    def describe(self) -> str:
+        """One line saying what the fault does."""
+        parts = [f"{t}({', '.join(f'{k}={v}' for k, v in a.items())}) on {s}" for t, s, a, _ in self.toxics()]
+        return "disable" if self.disables() else "; ".join(parts)
+
+    async def plan(self) -> FaultPlan:
+        p = self.params
+        target = f"toxiproxy/{p.proxy}"
+        if self.env.toxiproxy is None:
+            return FaultPlan([target], refuse=f"{self.kind}: the target has no Toxiproxy URL (toxiproxy_url)")
+        proxies = await _toxi(self.env, "list proxies", self.env.toxiproxy.proxies)
+        plan = FaultPlan([target], notes=[f"{self.describe()} on proxy {p.proxy!r} for {p.duration:g}s"],
+                         blast={"proxies": 1})
+        if p.proxy not in proxies:
+            plan.refuse = f"{self.kind}: no proxy named {p.proxy!r} (proxies: {', '.join(sorted(proxies)) or 'none'})"
+        elif not proxies[p.proxy].get("enabled", True):
+            plan.notes.append(f"proxy {p.proxy!r} is already disabled")
+        return plan
+
+    async def inject(self) -> None:
+        p, client = self.params, self.env.toxiproxy
+        if client is None:
+            raise PermanentFaultError(f"{self.kind}: the target has no Toxiproxy URL")
+        self.targets.append(f"toxiproxy/{p.proxy}")
+        token = uuid.uuid4().hex[:6]
+        added = []
+        for type_, stream, attrs, toxicity in self.toxics():
+            name = f"harness-{self.id}-{token}-{type_}-{stream}"
+            self.record_undo({"proxy": p.proxy, "toxic": name})
+            await _toxi(self.env, f"add toxic {name}", client.add_toxic, p.proxy, name, type_, attrs,
+                        stream=stream, toxicity=toxicity)
+            added.append(name)
+        if self.disables():
+            await self._disable()
+        self.measurements.update({"proxy": p.proxy, "toxics": added, "disabled": self.disables()})
+        self.env.record("fault.action", id=self.id, kind=self.kind, action="toxics", proxy=p.proxy,
+                        toxics=added, disabled=self.disables())
+
+    async def _disable(self) -> None:
+        proxy = self.params.proxy
+        current = await _toxi(self.env, f"get proxy {proxy}", self.env.toxiproxy.proxy, proxy)
+        if current is None:
+            raise PermanentFaultError(f"{self.kind}: proxy {proxy!r} does not exist")
+        if not current.get("enabled", True):
+            return  # we did not disable it, so we will not enable it
+        self.record_undo({"proxy": proxy, "enable": True})
+        await _toxi(self.env, f"disable proxy {proxy}", self.env.toxiproxy.set_enabled, proxy, False)
+
+    @classmethod
+    async def undo(cls, records: list[dict[str, Any]], env: FaultEnv) -> None:
+        if records and env.toxiproxy is None:
+            raise PermanentFaultError("cannot revert proxy faults: the target has no Toxiproxy URL")
+        for rec in reversed(records):
+            if rec.get("toxic"):
+                await _toxi(env, f"remove toxic {rec['toxic']}", env.toxiproxy.remove_toxic,
+                            rec["proxy"], rec["toxic"])
+            elif rec.get("enable"):
+                await _toxi(env, f"enable proxy {rec['proxy']}", env.toxiproxy.set_enabled, rec["proxy"], True)
+
+
+class LatencyFault(ProxyFault):
+    """``latency`` toxics (with jitter) on the chosen stream(s)."""
+
+    def toxics(self) -> list[ToxicSpec]:
+        p = self.params
+        attrs = {"latency": _ms(p.latency), "jitter": _ms(p.jitter)}
+        return [("latency", s, attrs, p.toxicity) for s in _streams(p.stream)]
+
+
+class BandwidthFault(ProxyFault):
+    """``bandwidth`` toxics on the chosen stream(s)."""
+
+    def toxics(self) -> list[ToxicSpec]:
+        p = self.params
+        return [("bandwidth", s, {"rate": int(p.rate)}, p.toxicity) for s in _streams(p.stream)]
+
+
+class OutageFault(ProxyFault):
+    """Disable the proxy, or add a ``reset_peer`` / ``timeout`` toxic."""
+
+    def toxics(self) -> list[ToxicSpec]:
+        p = self.params
+        if p.mode == "disable":
+            return []
+        return [(p.mode, p.stream, {"timeout": _ms(p.timeout)}, 1.0)]
+
+    def disables(self) -> bool:
+        return bool(self.params.mode == "disable")
+
+
+@register
+class DbLatency(LatencyFault):
+    kind = "db-latency"
+
+
+@register
+class DbBandwidth(BandwidthFault):
+    kind = "db-bandwidth"
+
+
+@register
+class DbOutage(OutageFault):
+    kind = "db-outage"
+
+
+@register
+class PartnerLatency(LatencyFault):
+    kind = "partner-latency"
+
+
+@register
+class PartnerOutage(OutageFault):
+    kind = "partner-outage"
+
+
+@register
+class MongoLatency(LatencyFault):
+    kind = "mongo-latency"

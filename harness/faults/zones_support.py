@@ -1,0 +1,249 @@
+"""What the zone faults share: API calls through the retry policy, finding a zone's VMs, the undo
+actions (by name, so `harness rollback` can replay journaled records) and the recovery watch."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from harness.errors import PermanentClientError, RevertFailed, TransientClientError
+from harness.retry import retry_transient
+from harness.selectors import parse_label_selector
+
+from .base import FaultEnv
+
+Obj = dict[str, Any]
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
+async def call(env: FaultEnv, what: str, fn: Any, *args: Any, deadline: float = 30.0, **kwargs: Any) -> Any:
+    """A blocking client call off the event loop, through the one retry policy (retries are journaled)."""
+
+    async def once() -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    return await retry_transient(once, deadline=deadline, what=what, on_retry=env.on_retry)
+
+
+async def zone_nodes(env: FaultEnv, zone: str) -> list[Obj]:
+    """The Kubernetes nodes labelled with ``zone``."""
+    nodes: list[Obj] = await call(env, f"list nodes in {zone}", env.kube.list_nodes, f"{ZONE_LABEL}={zone}")
+    return nodes
+
+
+async def cluster_state(env: FaultEnv, namespaces: list[str]) -> tuple[list[Obj], list[Obj], list[Obj], list[Obj]]:
+    """(nodes, every pod, deployments of ``namespaces``, PDBs of ``namespaces``) for the preflight."""
+    nodes = await call(env, "list nodes", env.kube.list_nodes)
+    pods = await call(env, "list pods", env.kube.list_pods)
+    deployments: list[Obj] = []
+    pdbs: list[Obj] = []
+    for ns in namespaces:
+        deployments += await call(env, f"list deployments in {ns}", env.kube.list_deployments, ns)
+        pdbs += await call(env, f"list pdbs in {ns}", env.kube.list_pdbs, ns)
+    return nodes, pods, deployments, pdbs
+
+
+# -- a zone's VMs ------------------------------------------------------------------------------------
+def _by_names(names: set[str]) -> Callable[[Any, Any], bool]:
+    return lambda vm, p: vm.name in names
+
+
+VM_MATCHERS: dict[str, Callable[[Any, Any], bool]] = {
+    "name-prefix": lambda vm, p: vm.name.startswith(p.name_prefix),
+    "label": lambda vm, p: parse_label_selector(p.label)(dict(vm.labels)),
+    "instance-group": lambda vm, p: vm.created_by.rsplit("/", 1)[-1] == p.instance_group,
+}
+"""How ``zone-outage`` matches VMs, by ``match`` (``node-names`` is built from the live node list)."""
+
+
+async def zone_vms(env: FaultEnv, params: Any) -> list[Any]:
+    """The VMs of ``params.zone`` selected by ``params.match`` (harness.clients.compute.Instance)."""
+    vms = await call(env, f"list instances in {params.zone}", env.compute.list_instances, params.zone,
+                     deadline=params.operation_deadline)
+    if params.match == "node-names":
+        matcher = _by_names({n["metadata"]["name"] for n in await zone_nodes(env, params.zone)})
+    else:
+        matcher = VM_MATCHERS[params.match]
+    return sorted((vm for vm in vms if matcher(vm, params)), key=lambda vm: vm.name)
+
+
+# -- undo actions ------------------------------------------------------------------------------------
+async def _uncordon(env: FaultEnv, rec: Obj) -> None:
+    try:
+        await call(env, f"uncordon {rec['node']}", env.kube.set_unschedulable, rec["node"], False)
+    except PermanentClientError as exc:
+        if exc.status != 404:
+            raise
+
+
+async def _start(env: FaultEnv, rec: Obj) -> None:
+    deadline = float(rec.get("deadline", 120.0))
+    vm = await call(env, f"get instance {rec['instance']}", env.compute.get_instance, rec["zone"], rec["instance"])
+    if vm is None:
+        return
+    await call(env, f"start {rec['instance']}", env.compute.start, rec["zone"], rec["instance"], deadline,
+               deadline=deadline)
+
+
+async def set_tags_rmw(env: FaultEnv, zone: str, name: str, change: Callable[[list[str]], list[str]],
+                       deadline: float) -> bool:
+    """Read the VM's tags, apply ``change`` and write them back with the fingerprint read (a 412 from a
+    concurrent change is retried). False when the VM is gone; no write when nothing changes."""
+
+    def rmw() -> bool:
+        vm = env.compute.get_instance(zone, name)
+        if vm is None:
+            return False
+        new = change(list(vm.tags))
+        if new != list(vm.tags):
+            try:
+                env.compute.set_tags(zone, name, new, vm.tags_fingerprint, deadline)
+            except PermanentClientError as exc:
+                if exc.status == 412:
+                    raise TransientClientError(str(exc), 412) from None
+                raise
+        return True
+
+    async def once() -> bool:
+        return await asyncio.to_thread(rmw)
+
+    return await retry_transient(once, deadline=deadline, what=f"set tags of {name}", on_retry=env.on_retry)
+
+
+async def _untag(env: FaultEnv, rec: Obj) -> None:
+    tag = rec["tag"]
+    await set_tags_rmw(env, rec["zone"], rec["instance"], lambda tags: [t for t in tags if t != tag],
+                       float(rec.get("deadline", 60.0)))
+
+
+async def _delete_firewall(env: FaultEnv, rec: Obj) -> None:
+    await call(env, f"delete firewall {rec['firewall']}", env.compute.delete_firewall, rec["firewall"],
+               deadline=float(rec.get("deadline", 60.0)))
+
+
+UNDO_ACTIONS: dict[str, Callable[[FaultEnv, Obj], Awaitable[None]]] = {
+    "delete-firewall": _delete_firewall,
+    "untag": _untag,
+    "start": _start,
+    "uncordon": _uncordon,
+}
+"""Undo actions in the order a revert runs them (rules before tags); each phase runs concurrently."""
+
+
+async def undo_records(records: list[Obj], env: FaultEnv) -> None:
+    """Replay journaled undo records (idempotent); every record is tried, failures are raised together."""
+    failures: list[str] = []
+    for action, fn in UNDO_ACTIONS.items():
+        todo = [r for r in records if r.get("action") == action]
+        results = await asyncio.gather(*(fn(env, r) for r in todo), return_exceptions=True)
+        for rec, res in zip(todo, results, strict=True):
+            if isinstance(res, BaseException):
+                what = rec.get("node") or rec.get("instance") or rec.get("firewall")
+                failures.append(f"{action} {what}: {res}")
+    if failures:
+        raise RevertFailed(failures)
+
+
+# -- the recovery watch ------------------------------------------------------------------------------
+def _short_deployments(deployments: list[Obj]) -> list[str]:
+    return sorted(f"{d['metadata'].get('namespace')}/{d['metadata']['name']}" for d in deployments
+                  if int((d.get("status") or {}).get("readyReplicas") or 0) < int(d["spec"].get("replicas") or 0))
+
+
+def _unschedulable(pods: list[Obj]) -> list[str]:
+    out = []
+    for pod in pods:
+        for c in (pod.get("status") or {}).get("conditions") or []:
+            if c.get("type") == "PodScheduled" and c.get("status") == "False" and c.get("reason") == "Unschedulable":
+                out.append(f"{pod['metadata'].get('namespace')}/{pod['metadata']['name']}")
+    return out
+
+
+class RecoveryWatch:
+    """Polls the Kubernetes API from injection until every deployment is back at its desired ready
+    replicas after the revert: when they were short, when they were whole again (from the injection
+    and from the revert), and the pods Pending for lack of room (peak and names)."""
+
+    def __init__(self, env: FaultEnv, namespaces: list[str], fault_id: str, kind: str,
+                 every: float = 1.0) -> None:
+        self.env, self.namespaces, self.fault_id, self.kind, self.every = env, namespaces, fault_id, kind, every
+        self.injected_at = self.reverted_at = self.whole_at = 0.0
+        self.short_now = True
+        self._after = 0.0
+        self.short: set[str] = set()
+        self.pending: set[str] = set()
+        self.pending_peak = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start polling (from now: the injection)."""
+        self.injected_at = time.time()
+        self._task = asyncio.create_task(self._loop())
+
+    async def _poll(self) -> tuple[list[str], list[str]]:
+        deps: list[Obj] = []
+        pending: list[Obj] = []
+        for ns in self.namespaces:
+            deps += await asyncio.to_thread(self.env.kube.list_deployments, ns)
+            pending += await asyncio.to_thread(self.env.kube.list_pods, ns, None, "status.phase=Pending")
+        return _short_deployments(deps), _unschedulable(pending)
+
+    def _observe(self, short: list[str], pending: list[str], now: float) -> None:
+        self.short.update(short)
+        self.pending.update(pending)
+        self.pending_peak = max(self.pending_peak, len(pending))
+        self.short_now = bool(short)
+        if short:
+            self.whole_at = 0.0
+        elif self.whole_at == 0.0:
+            self.whole_at = now
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                self._observe(*await self._poll(), time.time())
+            except (TransientClientError, PermanentClientError):
+                pass  # one missed sample; the next poll decides
+            if self.reverted_at and (not self.short_now or self._expired()):
+                self._journal_final()
+                return
+            await asyncio.sleep(self.every)
+
+    def _journal_final(self) -> None:
+        try:
+            self.env.record("fault.measured", id=self.fault_id, kind=self.kind, measurements=self.measurements())
+        except (ValueError, OSError):
+            pass  # the run already closed its journal: run.json has the values known at the revert
+
+    def _expired(self) -> bool:
+        return time.time() > self.reverted_at + self._after
+
+    def reverted(self, watch_after: float) -> None:
+        """The fault was reverted; keep watching up to ``watch_after`` seconds for a full recovery."""
+        self.reverted_at, self._after = time.time(), watch_after
+        if self._task is not None and watch_after <= 0:
+            self._task.cancel()
+
+    async def finished(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) for the watch to end after the revert; True when it ended."""
+        if self._task is None:
+            return True
+        done, _ = await asyncio.wait({self._task}, timeout=timeout)
+        return bool(done)
+
+    def measurements(self) -> dict[str, Any]:
+        """The numbers for run.json (None: not whole again while watched)."""
+        whole = self.whole_at if self.whole_at else None
+        out: dict[str, Any] = {
+            "deployments_short": sorted(self.short),
+            "deployments_ready_after_inject_s": None if whole is None else
+            (0.0 if not self.short else round(whole - self.injected_at, 2)),
+            "pending_for_room_peak": self.pending_peak,
+            "pending_for_room_pods": sorted(self.pending)[:50],
+        }
+        if self.reverted_at:
+            out["deployments_ready_after_revert_s"] = (
+                None if whole is None else round(max(0.0, whole - self.reverted_at), 2))
+        return out
