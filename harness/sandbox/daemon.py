@@ -72,8 +72,11 @@ async def _wait_deployments_ready(ctx: Context, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         deps = ctx.store.list("deployments", ctx.config.namespace, copy_out=False)
+        ingress = ctx.components.get("ingress")
         if deps and all(
-            (d.get("status") or {}).get("readyReplicas", 0) >= d["spec"].get("replicas", 0) for d in deps
+            (d.get("status") or {}).get("readyReplicas", 0) >= d["spec"].get("replicas", 0)
+            and (ingress is None or len(ingress.endpoints(d["metadata"]["name"])) >= d["spec"].get("replicas", 0))
+            for d in deps
         ):
             return
         await asyncio.sleep(0.1)
