@@ -23,7 +23,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema as cs
 
-from harness.faults.params import FAULT_PARAMS, FaultParams
+from harness.faults.params import FAULT_PARAMS
+from harness.faults.params_base import FaultParams
 from harness.spec_kinds import field_error, kinded_dump, kinded_json_schema, split_kind
 from harness.spec_registry import KindRegistry
 from harness.spec_sli import objective_mismatch, parse_sli

@@ -157,9 +157,13 @@ timeline:
 def test_connection_exhaustion_starves_checkout_and_connections_come_back(workspace: Any, sandbox: Any) -> None:
     _wait_checkout_healthy(sandbox)
     before = _client_backends(sandbox)
+    # shoppers whose cart.add fails never reach checkout: the health probe checks checkout's pool
     exp = workspace.experiment("exhaustion", LOAD + """
+probes:
+  - {name: checkout-health, every: 0.5s, timeout: 2s, http: {url: /api/checkout/health}}
 slos:
-  - {name: checkout-fault, sli: step.checkout.success_ratio, objective: ">= 99%", window: fault}
+  - {name: checkout-fault, sli: probe.checkout-health.success_ratio, objective: ">= 99%", window: fault}
+  - {name: load-fault, sli: load.success_ratio, objective: ">= 99%", window: fault}
 timeline:
   baseline: 6s
   faults:
@@ -169,7 +173,8 @@ timeline:
 """)
     workspace.harness("run", str(exp), check=1)
     run = workspace.last_run()
-    assert _slos(run)["checkout-fault"]["measured"] < 0.5
+    slos = _slos(run)
+    assert slos["checkout-fault"]["measured"] < 0.5 and slos["load-fault"]["passed"] is False, slos
     m = run["faults"][0]["measurements"]
     assert m["held_max"] >= m["max_connections"] - m["reserve"] - m["backends_before"] and m["evicted"] > 0
     _assert_clean(sandbox)

@@ -124,6 +124,6 @@ register = REGISTRY.register
 
 def load_all() -> FaultRegistry:
     """Import every fault module so each registers itself, and return the registry."""
-    from . import databases, pods, zones  # noqa: F401
+    from . import databases, pods, proxies, zones  # noqa: F401
 
     return REGISTRY

@@ -20,9 +20,7 @@ from harness.clients import postgres as pg
 from harness.errors import ClientError, PermanentFaultError
 from harness.retry import retry_transient
 
-from . import proxies  # noqa: F401 - registers the Toxiproxy fault kinds
 from .base import Fault, FaultEnv, FaultPlan, register
-from .params import FAULT_PARAMS  # noqa: F401 - params first: it imports params_databases (a cycle)
 from .params_databases import MIN_RESERVE
 
 HELD_NOTE = "connections held by the harness process close when it exits; undo also terminates them by application_name"

@@ -9,21 +9,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from harness.selectors import SelectorError, parse_label_selector
 from harness.spec_registry import KindRegistry
 from harness.spec_types import Duration
 
-
-class FaultParams(BaseModel):
-    """Base of every fault kind's parameters."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    def namespaces(self) -> list[str]:
-        """Kubernetes namespaces this fault touches (empty when it is not namespaced)."""
-        return []
+from .params_base import FaultParams
 
 
 def _check_selector(value: str) -> str:

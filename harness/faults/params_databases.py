@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from harness.spec_registry import KindRegistry
 from harness.spec_types import Duration
 
-from .params import FaultParams
+from .params_base import FaultParams
 
 Stream = Literal["upstream", "downstream", "both"]
 LockMode = Literal[

@@ -10,7 +10,7 @@ from harness.selectors import SelectorError, parse_label_selector
 from harness.spec_registry import KindRegistry
 from harness.spec_types import Duration
 
-from .params import FaultParams
+from .params_base import FaultParams
 
 ZONE_PATTERN = r"^[a-z]+-[a-z]+[0-9]+-[a-z]$"
 
