@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -33,7 +34,12 @@ async def retry_transient(
 
     Permanent errors propagate at once; the last transient error propagates after the deadline.
     ``on_retry(what, error, attempt)`` is told about every retry (the run journals them).
+    The environment variable ``HARNESS_RETRY_DEADLINE`` (seconds) caps every deadline, for operators
+    who would rather hear about a stuck API sooner.
     """
+    cap = os.environ.get("HARNESS_RETRY_DEADLINE")
+    if cap:
+        deadline = min(deadline, float(cap))
 
     def _before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None

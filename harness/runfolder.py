@@ -15,7 +15,14 @@ from typing import Any
 from harness.budget import error_budget
 from harness.journal import pending_faults, read_journal
 from harness.report.summary import render_summary
-from harness.slo import SloInput, evaluate, measure_recovery, windows_from_events
+from harness.slo import (
+    SloInput,
+    criteria_from,
+    evaluate,
+    measure_recovery,
+    recovery_time,
+    windows_from_events,
+)
 
 EXIT_CODES = {"passed": 0, "failed": 1, "refused": 2, "invalid": 2, "aborted": 3, "revert_failed": 4, "error": 4}
 
@@ -77,6 +84,21 @@ def _faults(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(faults.values())
 
 
+def _per_fault_recovery(faults: list[dict[str, Any]], events: list[dict[str, Any]], timeline: Path,
+                        slos: list[SloInput], consecutive: int) -> None:
+    """Each reverted fault's own SLI recovery: seconds from its revert until every per-second
+    objective held for ``consecutive`` seconds (measurements.sli_recovery_seconds)."""
+    criteria = criteria_from(slos)
+    if not criteria or not timeline.exists():
+        return
+    reverted = {e["id"]: e["ts"] for e in events if e.get("type") == "fault.reverted" and e.get("id")}
+    injected = {e["id"]: e["ts"] for e in reversed(events) if e.get("type") == "fault.injected" and e.get("id")}
+    for f in faults:
+        if f["id"] in reverted:
+            f["measurements"]["sli_recovery_seconds"] = recovery_time(
+                timeline, reverted[f["id"]], criteria, consecutive, since=injected.get(f["id"]))
+
+
 def _recovery(timeline: Path, slos: list[SloInput], windows: Any) -> float | None:
     rec = [s for s in slos if s.sli == "recovery_time"]
     return measure_recovery(timeline, slos, windows, rec[0].consecutive if rec else 3)
@@ -94,6 +116,9 @@ def evaluate_folder(run_dir: Path, experiment: Any, extra: dict[str, Any] | None
     recovery = _recovery(timeline, slos, windows) if timeline.exists() else None
     results = evaluate(timeline, slos, windows) if timeline.exists() else []
     still = [p.describe() for p in pending_faults(events)]
+    faults = _faults(events)
+    rec = [s for s in slos if s.sli == "recovery_time"]
+    _per_fault_recovery(faults, events, timeline, slos, rec[0].consecutive if rec else 3)
     status = extra.pop("status", None) or _status(results, still)
     run = {
         "name": experiment.name,
@@ -107,7 +132,7 @@ def evaluate_folder(run_dir: Path, experiment: Any, extra: dict[str, Any] | None
         "run_dir": str(run_dir),
         "windows": windows.to_json(),
         "slos": [r.to_json() for r in results],
-        "faults": _faults(events),
+        "faults": faults,
         "recovery_seconds": recovery,
         "error_budget": error_budget(timeline, experiment.sla) if timeline.exists() else {},
         "aborted_by": None,

@@ -137,11 +137,11 @@ slos:
   - {name: baseline-p95, sli: step.checkout.p95, objective: "<= 2s", window: baseline}
   - {name: fault-p95, sli: step.checkout.p95, objective: "<= 300ms", window: fault}
 timeline:
-  baseline: 8s
+  baseline: 5s
   faults:
     - at: 0s
-      db-latency: {latency: 200ms, duration: 10s}
-  recovery: 3s
+      db-latency: {latency: 200ms, duration: 7s}
+  recovery: 2s
 """)
     workspace.harness("run", str(exp), check=1)
     run = workspace.last_run()
@@ -165,11 +165,11 @@ slos:
   - {name: checkout-fault, sli: probe.checkout-health.success_ratio, objective: ">= 99%", window: fault}
   - {name: load-fault, sli: load.success_ratio, objective: ">= 99%", window: fault}
 timeline:
-  baseline: 6s
+  baseline: 4s
   faults:
     - at: 0s
-      pg-connection-exhaustion: {reserve: 3, evict: "shop-%", duration: 10s}
-  recovery: 4s
+      pg-connection-exhaustion: {reserve: 3, evict: "shop-%", duration: 7s}
+  recovery: 3s
 """)
     workspace.harness("run", str(exp), check=1)
     run = workspace.last_run()
@@ -193,11 +193,11 @@ slos:
   - {name: during, sli: load.success_ratio, objective: ">= 100%", window: fault}
   - {name: recovery, sli: recovery_time, objective: "<= 20s"}
 timeline:
-  baseline: 5s
+  baseline: 3s
   faults:
     - at: 0s
-      pg-terminate-backends: {application_name: "shop-%", every: 1s, duration: 6s}
-  recovery: 8s
+      pg-terminate-backends: {application_name: "shop-%", every: 1s, duration: 5s}
+  recovery: 7s
 """)
     workspace.harness("run", str(exp), check=1)
     run = workspace.last_run()
@@ -216,11 +216,11 @@ slos:
   - {name: browsing-fault, sli: step.product.success_ratio, objective: ">= 99%", window: fault}
   - {name: checkout-after, sli: step.checkout.success_ratio, objective: ">= 0%", window: recovery}
 timeline:
-  baseline: 5s
+  baseline: 3s
   faults:
     - at: 0s
-      pg-lock: {dbname: shop, table: orders, mode: ACCESS EXCLUSIVE, duration: 10s}
-  recovery: 6s
+      pg-lock: {dbname: shop, table: orders, mode: ACCESS EXCLUSIVE, duration: 7s}
+  recovery: 4s
 """)
     workspace.harness("run", str(exp), check=1)
     slos = _slos(workspace.last_run())
@@ -250,11 +250,11 @@ slos:
   - {name: home, sli: step.home.success_ratio, objective: ">= 99%", window: fault}
   - {name: checkout, sli: step.checkout.success_ratio, objective: ">= 90%", window: fault}
 timeline:
-  baseline: 4s
+  baseline: 3s
   faults:
     - at: 0s
-      partner-outage: {duration: 10s}
-  recovery: 4s
+      partner-outage: {duration: 7s}
+  recovery: 3s
 """)
     workspace.harness("run", str(exp), check=1)
     slos = _slos(workspace.last_run())

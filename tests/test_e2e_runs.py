@@ -6,6 +6,7 @@ import json
 import signal
 import time
 
+import httpx
 import pytest
 
 from harness.histogram import Histogram
@@ -18,28 +19,40 @@ load: {users: 8, spawn_rate: 8, think_time: 0.2s..0.6s, workers: 1}
 """
 
 
-def _pod_kill(strict: bool) -> str:
-    objective = "<= 1ms" if strict else "<= 5s"
-    return LOAD + f"""
+POD_KILL = LOAD + """
 probes:
-  - {{name: site, every: 1s, timeout: 2s, http: {{url: "/api/catalog/products?limit=2"}}}}
+  - {name: site, every: 1s, timeout: 2s, http: {url: "/api/catalog/products?limit=2"}}
 slos:
-  - {{name: availability, sli: load.success_ratio, objective: ">= 80%"}}
-  - {{name: latency, sli: load.p95, objective: "{objective}", window: fault}}
+  - {name: availability, sli: load.success_ratio, objective: ">= 80%"}
+  - {name: latency, sli: load.p95, objective: "<= 5s", window: fault}
 timeline:
   baseline: 4s
   faults:
     - at: 0s
-      pod-kill: {{namespace: shop, selector: app=catalog, count: 1, duration: 4s}}
+      pod-kill: {namespace: shop, selector: app=catalog, count: 1, duration: 4s}
   recovery: 5s
 safety:
   allowed_namespaces: [shop]
 """
 
+# the same fault, no load, and an objective no probe can meet
+STRICT = """
+probes:
+  - {name: site, every: 0.5s, timeout: 2s, http: {url: "/api/catalog/products?limit=2"}}
+slos:
+  - {name: latency, sli: probe.site.p95, objective: "<= 0.1ms", window: fault}
+timeline:
+  baseline: 1s
+  faults:
+    - at: 0s
+      pod-kill: {namespace: shop, selector: app=catalog, count: 1, duration: 2s}
+  recovery: 1s
+"""
+
 
 def test_pod_kill_passes_lenient_and_fails_strict_with_locust_totals_matching(workspace):
-    lenient = workspace.experiment("kill-lenient", _pod_kill(strict=False))
-    strict = workspace.experiment("kill-strict", _pod_kill(strict=True))
+    lenient = workspace.experiment("kill-lenient", POD_KILL)
+    strict = workspace.experiment("kill-strict", STRICT)
     workspace.harness("run", str(lenient), check=0)
     run = workspace.last_run()
     assert run["status"] == "passed"
@@ -207,3 +220,31 @@ def test_latency_histogram_roundtrip_in_timeline(workspace):
     h = Histogram()
     h.add(12.0)
     assert Histogram.from_json(json.loads(json.dumps(h.to_json()))).percentile(0.5) == h.percentile(0.5)
+
+
+def test_failed_revert_exits_4_names_what_is_left_and_rollback_fixes_it(workspace, sandbox):
+    exp = workspace.experiment("revert-fails", """
+steady_state: {before: false, after: false}
+timeline:
+  baseline: 0s
+  faults:
+    - at: 0s
+      deployment-scale: {namespace: shop, name: cart, replicas: 2, duration: 2s}
+  recovery: 0s
+""")
+    faults_url = sandbox.endpoints["kubernetes"] + "/sandbox/api-faults"
+    proc = workspace.popen("run", str(exp), env={"HARNESS_RETRY_DEADLINE": "3"})
+    folder = _wait_injected(workspace)
+    try:
+        httpx.put(faults_url, json={"rate": 1.0, "codes": [503]}).raise_for_status()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        httpx.delete(faults_url)
+    assert proc.returncode == 4, (out, err)
+    assert "still injected" in err.lower() and "cart" in err
+    assert workspace.last_run()["still_injected"]
+    kube = sandbox.kube()
+    assert kube.get_scale("shop", "cart") == 2
+    workspace.harness("rollback", str(folder), check=0)
+    assert kube.get_scale("shop", "cart") == 3
+    kube.close()

@@ -74,7 +74,12 @@ class Fault(ABC):
         """Act. Must call ``record_undo`` before every change it makes."""
 
     async def hold(self, until: float) -> None:
-        """Keep the fault in place until ``until`` (time.time()); e.g. repeat a kill every N s."""
+        """Keep the fault in place until ``until`` (time.time()). A fault whose params have ``every``
+        (pod-kill, pg-terminate-backends) injects again every that many seconds."""
+        every = getattr(self.params, "every", None)
+        while every and time.time() + every <= until + 1e-6:
+            await asyncio.sleep(every)
+            await self.inject()
         await asyncio.sleep(max(0.0, until - time.time()))
 
     async def revert(self) -> None:

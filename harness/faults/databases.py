@@ -215,15 +215,6 @@ class PgTerminateBackends(PgFault):
         self.measurements["rounds"] = self.measurements.get("rounds", 0) + 1
         self.env.record("fault.action", id=self.id, kind=self.kind, action="terminated", pids=pids)
 
-    async def hold(self, until: float) -> None:
-        every = self.params.every
-        if not every:
-            return await super().hold(until)
-        while time.time() + every <= until + 1e-6:
-            await asyncio.sleep(every)
-            await self.inject()
-        await asyncio.sleep(max(0.0, until - time.time()))
-
 
 @register
 class PgLock(PgFault):

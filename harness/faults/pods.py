@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from typing import Any
 
 from harness.clients.kube import pod_is_ready
@@ -76,15 +75,6 @@ class PodKill(Fault):
             await _kube(self.env, f"delete pod {name}", self.env.kube.delete_pod, p.namespace, name, p.grace_period)
             self.targets.append(f"{p.namespace}/{name}")
         self.env.record("fault.action", id=self.id, kind=self.kind, action="killed", pods=names)
-
-    async def hold(self, until: float) -> None:
-        every = self.params.every
-        if not every:
-            return await super().hold(until)
-        while time.time() + every <= until + 1e-6:
-            await asyncio.sleep(every)
-            await self.inject()
-        await asyncio.sleep(max(0.0, until - time.time()))
 
 
 @register
