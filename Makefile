@@ -41,7 +41,7 @@ contracts: $(STAMP)
 	$(BIN)/lint-imports
 
 pytest: install
-	$(BIN)/pytest -q --durations=15
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15
 
 test: install lint typecheck contracts pytest
 

@@ -140,12 +140,21 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from harness.report.summary import render_summary
+    """Rebuild run.json and summary.md from the folder's journal and timeline (the record)."""
+    from harness.runfolder import evaluate_folder, write_outputs
+    from harness.spec import load_experiment
 
     run_dir = Path(args.run_dir)
-    run = json.loads((run_dir / "run.json").read_text())
-    (run_dir / "summary.md").write_text(render_summary(run))
-    print(f"{run_dir / 'summary.md'}")
+    if not (run_dir / "events.jsonl").exists():
+        raise HarnessError(f"{run_dir} is not a run folder (no events.jsonl)")
+    loaded = load_experiment(run_dir / "experiment.yaml", targets_path=Path(args.targets) if args.targets else None)
+    previous = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    keep = {k: previous[k] for k in ("aborted_by", "load", "steady_state_after") if k in previous}
+    if previous.get("status") in ("aborted", "refused"):
+        keep["status"] = previous["status"]
+    run = evaluate_folder(run_dir, loaded.experiment, keep)
+    write_outputs(run_dir, run, loaded.redact)
+    print(f"{run_dir / 'summary.md'}: {run['status'].upper()}")
     return EXIT_OK
 
 
@@ -177,8 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     rb = sub.add_parser("rollback", help="revert whatever a run injected and did not revert")
     rb.add_argument("run_dir")
     rb.set_defaults(fn=cmd_rollback)
-    rp = sub.add_parser("report", help="re-render a run folder's summary")
+    rp = sub.add_parser("report", help="rebuild a run folder's run.json and summary.md from its journal")
     rp.add_argument("run_dir")
+    rp.add_argument("--targets", default=None, help="targets.yaml to resolve the experiment's target with")
     rp.set_defaults(fn=cmd_report)
     return p
 

@@ -261,11 +261,17 @@ class Run:
             self._tasks.append(asyncio.create_task(self._probe_loop(spec, probe)))
 
     async def _probe_loop(self, spec: Any, probe: Probe) -> None:
-        assert self.timeline
+        """Observe every ``every`` seconds; journal each change of state (ok and detail), so reports
+        show e.g. which toxics were active when, without copying every observation."""
+        assert self.timeline and self.journal
+        last: tuple[bool, str] | None = None
         while True:
             t0 = time.time()
             obs = await self._observe(probe)
             self.timeline.add_probe(spec.name, t0, obs.ok, obs.latency_ms)
+            if (obs.ok, obs.detail) != last:
+                last = (obs.ok, obs.detail)
+                self.journal.write("probe.changed", probe=spec.name, ok=obs.ok, detail=obs.detail[:300])
             await asyncio.sleep(max(0.0, t0 + spec.every - time.time()))
 
     @staticmethod

@@ -157,8 +157,19 @@ def _status(results: list[Any], still: list[str]) -> str:
     return "passed" if all(r.ok for r in results) else "failed"
 
 
+KEY_EVENTS = ("fault.injected", "fault.action", "fault.reverted", "fault.revert_failed", "fault.error",
+              "guard.fired", "probe.changed", "steady_state.failed", "load.error")
+_BULKY = ("connection", "plan", "undo", "measurements", "values", "pids")
+
+
+def key_events(run_dir: Path, limit: int = 60) -> list[dict[str, Any]]:
+    """The journal events a reader of summary.md wants to see, trimmed of bulky fields."""
+    events = [e for e in read_journal(run_dir / "events.jsonl") if e.get("type") in KEY_EVENTS]
+    return [{k: v for k, v in e.items() if k not in _BULKY} for e in events[:limit]]
+
+
 def write_outputs(run_dir: Path, run: dict[str, Any], redact: Any = None) -> None:
     """run.json and summary.md (redacted)."""
     red = redact or (lambda s: s)
     (run_dir / "run.json").write_text(red(json.dumps(run, indent=2, default=str)) + "\n")
-    (run_dir / "summary.md").write_text(red(render_summary(run)))
+    (run_dir / "summary.md").write_text(red(render_summary(run, key_events(run_dir))))

@@ -137,11 +137,11 @@ slos:
   - {name: baseline-p95, sli: step.checkout.p95, objective: "<= 2s", window: baseline}
   - {name: fault-p95, sli: step.checkout.p95, objective: "<= 300ms", window: fault}
 timeline:
-  baseline: 5s
+  baseline: 8s
   faults:
     - at: 0s
-      db-latency: {latency: 200ms, duration: 7s}
-  recovery: 2s
+      db-latency: {latency: 200ms, duration: 10s}
+  recovery: 3s
 """)
     workspace.harness("run", str(exp), check=1)
     run = workspace.last_run()
@@ -216,11 +216,11 @@ slos:
   - {name: browsing-fault, sli: step.product.success_ratio, objective: ">= 99%", window: fault}
   - {name: checkout-after, sli: step.checkout.success_ratio, objective: ">= 0%", window: recovery}
 timeline:
-  baseline: 3s
+  baseline: 5s
   faults:
     - at: 0s
-      pg-lock: {dbname: shop, table: orders, mode: ACCESS EXCLUSIVE, duration: 7s}
-  recovery: 4s
+      pg-lock: {dbname: shop, table: orders, mode: ACCESS EXCLUSIVE, duration: 10s}
+  recovery: 6s
 """)
     workspace.harness("run", str(exp), check=1)
     slos = _slos(workspace.last_run())

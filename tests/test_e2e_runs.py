@@ -66,6 +66,13 @@ def test_pod_kill_passes_lenient_and_fails_strict_with_locust_totals_matching(wo
     assert (requests, failures) == (run["load"]["locust_requests"], run["load"]["locust_failures"])
     for name in ("experiment.yaml", "events.jsonl", "timeline.jsonl", "run.json", "summary.md"):
         assert (folder / name).exists(), name
+    assert "Key events" in (folder / "summary.md").read_text()
+    # the journal is the record: the verdict can be rebuilt from the folder alone
+    (folder / "summary.md").unlink()
+    workspace.harness("report", "--targets", str(workspace.root / "targets.yaml"), str(folder), check=0)
+    rebuilt = json.loads((folder / "run.json").read_text())
+    assert [(s["name"], s["measured"]) for s in rebuilt["slos"]] == [(s["name"], s["measured"]) for s in run["slos"]]
+    assert (folder / "summary.md").exists()
     workspace.sandbox.wait_deployments_ready()
     proc = workspace.harness("run", str(strict), check=1)
     assert "FAIL" in proc.stdout

@@ -91,7 +91,7 @@ class Mini:
         self.compute.close()
         self.journal.close()
         for part in reversed(self.parts):
-            self.lt.run(part.stop())
+            self.lt.run(asyncio.wait_for(part.stop(), 20))
         self.lt.__exit__(None, None, None)
         self.ctx.truth.close()
 

@@ -84,7 +84,7 @@ class ComputeApi:
         self.ctx = ctx
         app = web.Application(middlewares=[self._middleware])
         app.add_routes(self._routes())
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", ctx.ports["compute"]).start()
 

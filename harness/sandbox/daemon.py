@@ -129,7 +129,7 @@ class Daemon:
         app = web.Application()
         app.router.add_get("/status", self._status)
         app.router.add_post("/shutdown", self._shutdown)
-        self._admin = web.AppRunner(app, access_log=None)
+        self._admin = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._admin.setup()
         await web.TCPSite(self._admin, "127.0.0.1", self.ctx.ports["admin"]).start()
 
