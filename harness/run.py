@@ -48,6 +48,15 @@ class PlanResult:
         return "\n".join(lines) if lines else "(no faults)"
 
 
+async def _cancel_all(tasks: list[asyncio.Task[None]], timeout: float = 10.0) -> None:
+    """Cancel background tasks and wait for them, re-cancelling any that swallowed a cancellation."""
+    deadline = time.monotonic() + timeout
+    while any(not t.done() for t in tasks) and time.monotonic() < deadline:
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=0.5)
+
+
 def build_faults(experiment: Any, env: Any) -> list[Fault]:
     registry = load_all()
     ids = experiment.timeline.fault_ids()
@@ -83,6 +92,7 @@ class Run:
         self.revert_failures: list[str] = []
         self._reverted: set[str] = set()
         self._body: asyncio.Task[None] | None = None
+        self._canceller: asyncio.Task[None] | None = None
         self._load: Any = None
         self._load_totals: Any = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -122,6 +132,18 @@ class Run:
                 loop.remove_signal_handler(sig)
         return run
 
+    def _interrupt_body(self) -> None:
+        """Cancel the body, and keep cancelling until it ends: a cancellation can be swallowed by
+        library code (asyncio.wait_for on 3.11 races), and an interrupted run must never keep going."""
+
+        async def keep_cancelling(task: asyncio.Task[None]) -> None:
+            while not task.done():
+                task.cancel()
+                await asyncio.sleep(0.5)
+
+        if self._body is not None and not self._body.done():
+            self._canceller = asyncio.create_task(keep_cancelling(self._body))
+
     def _set_abort(self, reason: str, status: str = "aborted") -> None:
         if self.aborted_by is None:
             self.aborted_by, self.extra_status = reason, status
@@ -132,8 +154,7 @@ class Run:
         if self._signals == 1 or not self._reverting:
             self._set_abort(f"interrupted by {name}")
             self.live.say(f"{name}: stopping the run and reverting every fault")
-            if self._body and not self._body.done():
-                self._body.cancel()
+            self._interrupt_body()
             return
         pending = [f.id for f in self.faults if f._undo and f.id not in self._reverted]
         self.live.say(f"{name} again: still reverting {', '.join(pending) or 'nothing'}; reverts are never skipped")
@@ -325,8 +346,7 @@ class Run:
     def _abort(self, reason: str) -> None:
         self._set_abort(reason)
         self.live.say(f"aborting: {reason}")
-        if self._body and not self._body.done():
-            self._body.cancel()
+        self._interrupt_body()
 
     # -- cleanup -----------------------------------------------------------------------------------
     async def _cleanup(self) -> dict[str, Any]:
@@ -334,9 +354,7 @@ class Run:
         self._reverting = True
         for fault in reversed(self.faults):
             await self._revert(fault)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await _cancel_all(self._tasks)
         if self._load is not None:
             try:
                 self._load_totals = await asyncio.to_thread(self._load.stop)

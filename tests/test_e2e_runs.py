@@ -255,3 +255,42 @@ timeline:
     workspace.harness("rollback", str(folder), check=0)
     assert kube.get_scale("shop", "cart") == 3
     kube.close()
+
+
+def test_plan_and_dry_run_print_targets_and_touch_nothing(workspace, sandbox):
+    exp = workspace.experiment("plan-only", """
+timeline:
+  baseline: 1s
+  faults:
+    - at: 0s
+      pod-kill: {namespace: shop, selector: app=cart, count: 1}
+  recovery: 1s
+""")
+    before = [t for t in sandbox.truth() if t["event"] == "pod.killed"]
+    plan = workspace.harness("plan", str(exp), check=0)
+    assert "pod-kill" in plan.stdout and "shop/cart-" in plan.stdout
+    dry = workspace.harness("run", "--dry-run", str(exp), check=0)
+    assert "shop/cart-" in dry.stdout
+    assert workspace.run_dirs() == []
+    assert [t for t in sandbox.truth() if t["event"] == "pod.killed"] == before
+
+
+@pytest.mark.parametrize("fault", [
+    "pod-kill: {namespace: shop, selector: app=no-such-app, count: 1}",          # empty target set
+    "pod-kill: {namespace: shop, selector: app=cart, fraction: 1.0}",            # beyond the blast radius
+])
+def test_refused_at_plan_time_exits_2_and_injects_nothing(workspace, sandbox, fault):
+    exp = workspace.experiment("refused", f"""
+timeline:
+  baseline: 0s
+  faults:
+    - at: 0s
+      {fault}
+  recovery: 0s
+safety: {{max_pods_fraction: 0.5}}
+""")
+    before = [t for t in sandbox.truth() if t["event"] == "pod.killed"]
+    proc = workspace.harness("run", str(exp))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "refused" in proc.stderr
+    assert [t for t in sandbox.truth() if t["event"] == "pod.killed"] == before

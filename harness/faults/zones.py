@@ -157,9 +157,10 @@ class ZoneDrain(ZoneFault):
 
     async def hold(self, until: float) -> None:
         if self._drain is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._drain), timeout=max(0.0, until - time.time()))
-            except TimeoutError:
+            # asyncio.wait, not wait_for: on 3.11 wait_for can swallow a cancellation that races with
+            # the inner task finishing, and then a Ctrl-C would not end the hold.
+            await asyncio.wait({self._drain}, timeout=max(0.0, until - time.time()))
+            if not self._drain.done():
                 await self._stop_activity()
         self._note()
         await asyncio.sleep(max(0.0, until - time.time()))
