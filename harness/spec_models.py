@@ -42,6 +42,29 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+class Kinded(Frozen):
+    """A model written with exactly one kind key (``http: {...}``, ``pod-kill: {...}``) beside its
+    ``fixed_keys``; stored as ``kind`` + ``params`` validated by the model ``kind_registry`` names."""
+
+    kind_registry: ClassVar[KindRegistry]
+    fixed_keys: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return split_kind(value, cls.kind_registry, cls.fixed_keys)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: cs.SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return kinded_dump(handler(self))
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: cs.CoreSchema, handler: Any) -> JsonSchemaValue:
+        ref = handler(schema)
+        kinded_json_schema(handler.resolve_ref_schema(ref), cls.kind_registry)
+        return ref  # type: ignore[no-any-return]
+
+
 class Stage(Frozen):
     """A change of the user count during the run."""
 
@@ -70,7 +93,7 @@ class LoadSpec(Frozen):
         return sorted(stages, key=lambda s: s.at)
 
 
-class ProbeSpec(Frozen):
+class ProbeSpec(Kinded):
     """A continuous check of the site; written with exactly one kind key, e.g. ``http: {...}``."""
 
     name: str = Field(pattern=SLUG, description="Unique probe name, used by SLIs as probe.<name>.<metric>.")
@@ -80,20 +103,7 @@ class ProbeSpec(Frozen):
     params: SerializeAsAny[ProbeParams] = Field(description="The kind's parameters.")
     kind_registry: ClassVar[KindRegistry] = PROBE_PARAMS
 
-    @model_validator(mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        return split_kind(value, cls.kind_registry, ("name", "every", "timeout"))
-
-    @model_serializer(mode="wrap")
-    def _dump(self, handler: cs.SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return kinded_dump(handler(self))
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: cs.CoreSchema, handler: Any) -> JsonSchemaValue:
-        ref = handler(schema)
-        kinded_json_schema(handler.resolve_ref_schema(ref), cls.kind_registry)
-        return ref  # type: ignore[no-any-return]
+    fixed_keys: ClassVar[tuple[str, ...]] = ("name", "every", "timeout")
 
 
 class SloSpec(Frozen):
@@ -148,7 +158,7 @@ class Guard(Frozen):
         return self
 
 
-class FaultStep(Frozen):
+class FaultStep(Kinded):
     """One fault on the timeline; written with exactly one kind key, e.g. ``pod-kill: {...}``."""
 
     at: Duration = Field(default=0.0, description="When to inject, relative to the end of the baseline.")
@@ -157,20 +167,7 @@ class FaultStep(Frozen):
     params: SerializeAsAny[FaultParams] = Field(description="The kind's parameters.")
     kind_registry: ClassVar[KindRegistry] = FAULT_PARAMS
 
-    @model_validator(mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        return split_kind(value, cls.kind_registry, ("at", "name"))
-
-    @model_serializer(mode="wrap")
-    def _dump(self, handler: cs.SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return kinded_dump(handler(self))
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: cs.CoreSchema, handler: Any) -> JsonSchemaValue:
-        ref = handler(schema)
-        kinded_json_schema(handler.resolve_ref_schema(ref), cls.kind_registry)
-        return ref  # type: ignore[no-any-return]
+    fixed_keys: ClassVar[tuple[str, ...]] = ("at", "name")
 
     def end(self) -> float:
         """Seconds after the baseline when this fault's planned duration ends."""
