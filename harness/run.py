@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.aio import wait_timeout
 from harness.connect import Connection, fault_env, probe_env, resolve_connection
 from harness.errors import Aborted, FaultError, HarnessError, Refused
 from harness.faults.base import Fault, FaultPlan, load_all
@@ -298,7 +299,7 @@ class Run:
     @staticmethod
     async def _observe(probe: Probe) -> Observation:
         try:
-            return await asyncio.wait_for(probe.observe(), probe.timeout + 1)
+            return await wait_timeout(probe.observe(), probe.timeout + 1)
         except Exception as exc:  # noqa: BLE001 - a probe that breaks is a failed observation
             return Observation(False, None, f"{type(exc).__name__}: {exc}")
 

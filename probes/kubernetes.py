@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from harness.aio import wait_timeout
 from harness.clients.kube import pod_is_ready
 from harness.errors import ClientError
 
@@ -29,7 +30,7 @@ class KubernetesProbe(Probe):
         p = self.params
         start = time.perf_counter()
         try:
-            ready, total = await asyncio.wait_for(self._counts(), self.timeout)
+            ready, total = await wait_timeout(self._counts(), self.timeout)
         except (ClientError, TimeoutError) as exc:
             return Observation(False, (time.perf_counter() - start) * 1000, f"{type(exc).__name__}: {exc}")
         ms = (time.perf_counter() - start) * 1000

@@ -16,6 +16,8 @@ from typing import Any
 
 import aiohttp
 
+from harness.aio import wait_timeout
+
 from .bootstrap import bootstrap
 from .context import Context
 from .controller_cache import Cache, EventRecorder
@@ -83,8 +85,8 @@ class Controller:
             self.passes += 1
             self.last_pass_seconds = time.monotonic() - began
             await asyncio.sleep(max(debounce, self.last_pass_seconds))  # never more than ~half a core
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(cache.wake.wait(), timeout=interval)
+            with contextlib.suppress(TimeoutError):
+                await wait_timeout(cache.wake.wait(), interval)  # never swallows stop()'s cancel
 
     def reconcile_once(self) -> None:
         """One synchronous pass of every loop."""

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.aio import wait_timeout
+
 PodCommand = Callable[[dict[str, Any], str, int], list[str]]
 
 _PR_SET_PDEATHSIG = 1
@@ -78,7 +80,7 @@ class PodProcess:
             return "none"
         self.signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(asyncio.shield(self.proc.wait()), timeout=max(grace, 0.0))
+            await wait_timeout(asyncio.shield(self.proc.wait()), max(grace, 0.0))
             return "SIGTERM"
         except TimeoutError:
             self.kill()
