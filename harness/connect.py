@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import random
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,10 +122,31 @@ def fault_env(conn: Connection, journal: Journal | None, seed: int | None = None
         max_pods_fraction=max_pods_fraction,
     )
     if conn.project:
-        from harness.clients.compute import ComputeClient
+        project, endpoint = conn.project, conn.compute_endpoint
 
-        env.compute = ComputeClient(conn.project, conn.compute_endpoint)
+        def compute() -> Any:
+            from harness.clients.compute import ComputeClient
+
+            return ComputeClient(project, endpoint)
+
+        env.compute = Lazy(compute)
     return env
+
+
+class Lazy:
+    """A client built on first use: google.cloud.compute_v1 alone takes seconds of CPU to import,
+    and most runs never touch Compute Engine."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._factory()
+        return getattr(self._client, name)
 
 
 def probe_env(conn: Connection, kube: Any = None) -> ProbeEnv:

@@ -6,8 +6,11 @@ prometheus) receives the one `Context` and talks to the others only through it.
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
+import os
 import socket
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,6 +25,26 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def claim_pod_network(cidr: str) -> tuple[str, int | None]:
+    """Give this sandbox a loopback /16 of its own (127.100/16, else 127.101/16, ...), held by an
+    flock for the life of the process, so two sandboxes on one machine never hand out the same pod IP."""
+    net = ipaddress.ip_network(cidr)
+    first = str(net.network_address).split(".")
+    if net.prefixlen != 16 or first[0] != "127":
+        return cidr, None
+    lockdir = Path(tempfile.gettempdir()) / "harness-sandbox-networks"
+    lockdir.mkdir(exist_ok=True)
+    for second in range(int(first[1]), 255):
+        fd = os.open(lockdir / f"127.{second}.lock", os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return f"127.{second}.0.0/16", fd
+    return cidr, None
 
 
 def _address_in_use(ip: str, port: int) -> bool:
@@ -100,6 +123,7 @@ class Context:
     pod_ips: IpAllocator | None = None
     api_faults: dict[str, Any] = field(default_factory=dict)
     components: dict[str, Any] = field(default_factory=dict)
+    network_lock: int | None = None  # the flock'd fd that reserves this sandbox's pod network
 
     @property
     def host(self) -> str:
@@ -164,5 +188,6 @@ def new_context(config: SandboxConfig, directory: Path, store: Store | None = No
         ports={name: free_port() for name in PORT_NAMES},
         vms=make_vms(config),
     )
-    ctx.pod_ips = IpAllocator(config.pod_network, config.pod_port)
+    network, ctx.network_lock = claim_pod_network(config.pod_network)
+    ctx.pod_ips = IpAllocator(network, config.pod_port)
     return ctx
