@@ -61,8 +61,12 @@ async def _cancel_all(tasks: list[asyncio.Task[None]], timeout: float = 10.0) ->
 def build_faults(experiment: Any, env: Any) -> list[Fault]:
     registry = load_all()
     ids = experiment.timeline.fault_ids()
-    return [registry.get(step.kind)(fid, step.params, env)
-            for fid, step in zip(ids, experiment.timeline.faults, strict=True)]
+    faults = []
+    for fid, step in zip(ids, experiment.timeline.faults, strict=True):
+        fault = registry.get(step.kind)(fid, step.params, env)
+        fault.hold_seconds, fault.allow_empty = step.held_for(), step.allow_empty
+        faults.append(fault)
+    return faults
 
 
 async def plan_faults(faults: list[Fault]) -> PlanResult:
@@ -224,7 +228,7 @@ class Run:
             raise FaultError(f"{fault.id} ({fault.kind}) failed to inject: {exc}") from exc
         self.journal.write("fault.injected", id=fault.id, kind=fault.kind, targets=fault.targets)
         self._active_changed()
-        await fault.hold(base + at + fault.duration)
+        await fault.hold(base + at + fault.hold_seconds)
         await self._revert(fault)
 
     def _active_changed(self) -> None:

@@ -117,6 +117,13 @@ class SloSpec(Frozen):
     consecutive: int = Field(
         default=3, ge=1, description="recovery_time: seconds in a row back within objective to count as recovered."
     )
+    min_samples: int | None = Field(
+        default=None, ge=1, description="Fewest samples (requests or probe results) in the window for a verdict; "
+        "below it the SLO is inconclusive. Default 20 for ratios and latencies, 1 for rps.",
+    )
+    inconclusive: Literal["fail", "pass"] = Field(
+        default="fail", description="What an inconclusive SLO (too few samples) means for the run's verdict.",
+    )
 
     @field_validator("sli")
     @classmethod
@@ -163,15 +170,28 @@ class FaultStep(Kinded):
 
     at: Duration = Field(default=0.0, description="When to inject, relative to the end of the baseline.")
     name: str | None = Field(default=None, pattern=SLUG, description="Optional id of this fault in reports.")
+    hold: Duration | None = Field(
+        default=None, description="Keep the fault window open this long after the first action (for one-shot "
+        "faults such as a single pod-kill: the time the site is watched while it heals).",
+    )
+    allow_empty: bool = Field(
+        default=False, description="Run even when the fault would touch nothing (no pod, node, VM or connection); "
+        "by default such a fault is refused at plan, since it would test nothing.",
+    )
     kind: str = Field(description="Fault kind (the key used in YAML: pod-kill, deployment-scale, ...).")
     params: SerializeAsAny[FaultParams] = Field(description="The kind's parameters.")
     kind_registry: ClassVar[KindRegistry] = FAULT_PARAMS
 
-    fixed_keys: ClassVar[tuple[str, ...]] = ("at", "name")
+    fixed_keys: ClassVar[tuple[str, ...]] = ("at", "name", "hold", "allow_empty")
+
+    def held_for(self) -> float:
+        """How long the fault window stays open after the first action: the kind's ``duration``, or
+        ``hold`` when longer (one-shot faults have duration 0)."""
+        return max(float(getattr(self.params, "duration", 0.0) or 0.0), float(self.hold or 0.0))
 
     def end(self) -> float:
-        """Seconds after the baseline when this fault's planned duration ends."""
-        return self.at + float(getattr(self.params, "duration", 0.0) or 0.0)
+        """Seconds after the baseline when this fault's planned window ends."""
+        return self.at + self.held_for()
 
 
 class TimelineSpec(Frozen):
@@ -228,9 +248,22 @@ class Experiment(Frozen):
     sla: Ratio = Field(default=0.99, description="Monthly availability promise, used for the error budget.")
     load: LoadSpec | None = Field(default=None, description="Locust load; None = no load.")
     probes: list[ProbeSpec] = Field(default_factory=list, description="Continuous probes.")
-    slos: list[SloSpec] = Field(default_factory=list, description="Objectives judged after the run.")
+    slos: list[SloSpec] = Field(min_length=1, description="Objectives judged after the run (at least one: "
+                                "an experiment without an objective cannot fail, so it proves nothing).")
     timeline: TimelineSpec = Field(description="Baseline, faults and recovery.")
     safety: SafetySpec = Field(default_factory=SafetySpec, description="Safety rules and abort guards.")
     steady_state: SteadyStateSpec = Field(
         default_factory=SteadyStateSpec, description="Steady-state checks around the run."
     )
+
+    @model_validator(mode="after")
+    def _fault_window_has_length(self) -> Experiment:
+        if not any(s.window == "fault" and s.sli != "recovery_time" for s in self.slos):
+            return self
+        for i, step in enumerate(self.timeline.faults):
+            if step.held_for() <= 0:
+                msg = (f"an SLO judges `window: fault`, but fault `{step.name or step.kind}` is one-shot (no "
+                       "duration): its fault window would last a few milliseconds")
+                raise field_error("Experiment", ("timeline", "faults", i), msg, step.kind,
+                                  "add `hold: 30s` to the fault step: how long to watch the site after the action")
+        return self

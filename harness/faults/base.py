@@ -63,6 +63,10 @@ class Fault(ABC):
         self.targets: list[str] = []
         self.measurements: dict[str, Any] = {}
         self._undo: list[dict[str, Any]] = []
+        self.hold_seconds: float = self.duration
+        """How long the fault window stays open after the first action (the step's duration or hold)."""
+        self.allow_empty = False
+        """The step's ``allow_empty``: run even when ``plan`` finds nothing to touch."""
 
     # -- the lifecycle -----------------------------------------------------------------------------
     @abstractmethod
