@@ -81,7 +81,8 @@ class Fault(ABC):
         """Keep the fault in place until ``until`` (time.time()). A fault whose params have ``every``
         (pod-kill, pg-terminate-backends) injects again every that many seconds."""
         every = getattr(self.params, "every", None)
-        while every and time.time() + every <= until + 1e-6:
+        repeat_until = until - self.hold_seconds + self.duration  # repeats stop with the kind's duration
+        while every and time.time() + every <= repeat_until + 1e-6:
             await asyncio.sleep(every)
             await self.inject()
         await asyncio.sleep(max(0.0, until - time.time()))
