@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from harness.errors import InvalidExperiment, Problem
-from harness.spec_checks import semantic_findings
+from harness.spec_checks import named_refs, semantic_findings, unknown_steps
 from harness.spec_errors import validation_problems
 from harness.spec_models import (
     Experiment,
@@ -33,6 +33,8 @@ from harness.spec_models import (
     SteadyStateSpec,
     TimelineSpec,
 )
+from harness.spec_sli import SLI_HELP
+from harness.spec_steps import StepsUndeclared, catalogue_steps, declared_steps
 from harness.spec_targets import GkeTarget, PostgresTarget, SandboxTarget, Target, resolve_target
 from harness.spec_types import Objective, parse_duration, parse_objective, parse_ratio
 from harness.spec_yaml import YamlDoc, duplicate_keys, parse_yaml, substitute_env, unset_env
@@ -80,12 +82,18 @@ def default_targets_path(path: Path) -> Path:
     return beside if beside.is_file() else repo_root(path.resolve().parent) / "experiments" / TARGETS_FILE
 
 
-def _journeys(doc: YamlDoc, root: Path) -> tuple[Path | None, list[Problem]]:
+def _journeys_raw(doc: YamlDoc) -> str | None:
+    """``load.journeys`` as written (the default when omitted); None without load or on a wrong shape."""
     load = doc.data.get("load")
     if not isinstance(load, dict):
-        return None, []
+        return None
     raw = load.get("journeys", str(LoadSpec.model_fields["journeys"].default))
-    if not isinstance(raw, str):
+    return raw if isinstance(raw, str) else None
+
+
+def _journeys(doc: YamlDoc, root: Path) -> tuple[Path | None, list[Problem]]:
+    raw = _journeys_raw(doc)
+    if raw is None:
         return None, []
     for base in (root, Path.cwd()):
         candidate = (base / raw).resolve()
@@ -93,6 +101,18 @@ def _journeys(doc: YamlDoc, root: Path) -> tuple[Path | None, list[Problem]]:
             return candidate, []
     return None, [doc.problem(("load", "journeys"), f"journeys file `{raw}` not found (looked in {root})",
                               "a Locust file path relative to the repository root")]
+
+
+def _step_problems(doc: YamlDoc, journeys: Path | None) -> list[Problem]:
+    """SLIs naming journey steps, checked against the STEPS the journeys file declares."""
+    raw = _journeys_raw(doc)
+    if journeys is None or raw is None or not named_refs(doc.data, "step"):
+        return []
+    try:
+        steps = declared_steps(journeys, f"`{raw}`")
+    except StepsUndeclared as exc:
+        return [doc.problem(("load", "journeys"), f"{exc}, so its step SLIs cannot be checked", exc.hint)]
+    return [doc.problem(loc, msg, hint) for loc, msg, hint in unknown_steps(doc.data, steps, f"`{raw}`")]
 
 
 @dataclass
@@ -137,7 +157,7 @@ def _load(path: Path, targets_path: Path | None, environ: Mapping[str, str],
                               "start with `name: my-experiment`")]
     experiment = _validate(doc, state)
     journeys, more = _journeys(doc, repo_root(path.resolve().parent))
-    state.problems += more
+    state.problems += more + _step_problems(doc, journeys)
     name = target_override or doc.data.get("target", "sandbox")
     target = None
     if isinstance(name, str):
@@ -196,9 +216,22 @@ def validate_paths(paths: list[Path], *, targets_path: Path | None = None) -> di
     return results
 
 
+def _with_steps(sli: dict[str, Any], catalogue: dict[str, tuple[str, ...]]) -> None:
+    """Name the catalogue journeys' steps in an ``sli`` property: description and examples."""
+    listed = "; ".join(f"{file}: {', '.join(steps)}" for file, steps in catalogue.items())
+    sli["description"] = f"{sli.get('description', SLI_HELP)} Journey steps ({listed})."
+    steps = [step for file_steps in catalogue.values() for step in file_steps]
+    sli["examples"] = ["load.success_ratio", *(f"step.{step}.p95" for step in dict.fromkeys(steps))]
+
+
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of an experiment file (with every field's description), for editors."""
+    """The JSON Schema of an experiment file (with every field's description), for editors; the steps
+    of the catalogue's journeys files are in ``x-journey-steps`` and in the ``sli`` fields."""
     schema = Experiment.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Resilience experiment"
+    catalogue = catalogue_steps()
+    schema["x-journey-steps"] = {file: list(steps) for file, steps in catalogue.items()}
+    for model in ("SloSpec", "Guard") if catalogue else ():
+        _with_steps(schema["$defs"][model]["properties"]["sli"], catalogue)
     return schema

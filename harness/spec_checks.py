@@ -1,6 +1,7 @@
 """Cross-item rules of an experiment, checked on the raw (env-substituted) data so they are reported
-together with the pydantic errors: duplicate names, SLIs naming unknown probes, faults in protected or
-non-allowed namespaces, fractions above the blast-radius limit.
+together with the pydantic errors: duplicate names, SLIs naming unknown probes (or load SLIs without
+load), faults in protected or non-allowed namespaces, fractions above the blast-radius limit. SLIs naming
+unknown journey steps (``unknown_steps``) need the journeys file, so ``harness.spec`` runs that check.
 
 Every check is defensive about shapes (a wrong shape is already a pydantic problem) and yields
 ``(loc, message, hint)``.
@@ -55,27 +56,65 @@ def _probe_names(data: dict[str, Any]) -> list[str]:
     return [item["name"] for _, item in _items(data, "probes") if isinstance(item.get("name"), str)]
 
 
-def _probe_ref(sli: Any, probes: list[str], loc: Loc) -> Iterator[Finding]:
-    if not isinstance(sli, str) or not sli.startswith("probe."):
-        return
-    name = ".".join(sli.split(".")[1:-1])
-    if name and name not in probes:
-        hint = did_you_mean(name, probes) or (f"probes: {', '.join(probes)}" if probes else "define it under `probes`")
-        yield loc, f"SLI `{sli}` names probe `{name}`, which is not defined", hint
+def sli_refs(data: dict[str, Any]) -> list[tuple[Loc, str]]:
+    """Every SLI string of the experiment with its location: ``slos[].sli`` and ``safety.abort_when[].sli``."""
+    refs: list[tuple[Loc, str]] = []
+    for path in (("slos",), ("safety", "abort_when")):
+        refs += [((*path, i, "sli"), item["sli"]) for i, item in _items(data, *path) if isinstance(item.get("sli"), str)]
+    return refs
+
+
+def _named(sli: str, source: str) -> str | None:
+    """The name inside ``<source>.<name>.<metric>`` (names may hold dots), or None for another source."""
+    parts = sli.split(".")
+    return (".".join(parts[1:-1]) or None) if parts[0] == source else None
+
+
+def named_refs(data: dict[str, Any], source: str) -> list[tuple[Loc, str, str]]:
+    """``(loc, sli, name)`` of every SLI naming a ``source`` ("step" or "probe")."""
+    return [(loc, sli, name) for loc, sli in sli_refs(data) if (name := _named(sli, source))]
+
+
+def _choices_hint(name: str, what: str, choices: list[str] | tuple[str, ...]) -> str:
+    listed = f"{what}s: {', '.join(choices)}"
+    close = did_you_mean(name, list(choices))
+    return f"{close} {listed}" if close else listed
+
+
+def unknown_steps(data: dict[str, Any], steps: tuple[str, ...], journeys: str) -> Iterator[Finding]:
+    """SLIs naming a step that the journeys file (``journeys``, as written) does not declare."""
+    for loc, sli, name in named_refs(data, "step"):
+        if name not in steps:
+            msg = f"SLI `{sli}` names step `{name}`, which {journeys} does not declare"
+            yield loc, msg, _choices_hint(name, "step", steps)
+
+
+def _probe_hint(name: str, probes: list[str]) -> str:
+    return _choices_hint(name, "probe", probes) if probes else "no probe is defined: add it under `probes`"
 
 
 def check_probe_refs(data: dict[str, Any]) -> Iterator[Finding]:
     """SLOs, guards and the steady state name only defined probes."""
     probes = _probe_names(data)
-    for i, slo in _items(data, "slos"):
-        yield from _probe_ref(slo.get("sli"), probes, ("slos", i, "sli"))
-    for i, guard in _items(data, "safety", "abort_when"):
-        yield from _probe_ref(guard.get("sli"), probes, ("safety", "abort_when", i, "sli"))
+    for loc, sli, name in named_refs(data, "probe"):
+        if name not in probes:
+            yield loc, f"SLI `{sli}` names probe `{name}`, which is not defined", _probe_hint(name, probes)
     steady = data.get("steady_state")
     names = steady.get("probes") if isinstance(steady, dict) else None
     for i, name in enumerate(names if isinstance(names, list) else []):
         if isinstance(name, str) and name not in probes:
-            yield ("steady_state", "probes", i), f"unknown probe `{name}`", did_you_mean(name, probes)
+            yield ("steady_state", "probes", i), f"unknown probe `{name}`", _probe_hint(name, probes)
+
+
+def check_load_refs(data: dict[str, Any]) -> Iterator[Finding]:
+    """``load.*`` and ``step.*`` SLIs need shoppers: without ``load:`` they would have no data."""
+    if data.get("load") is not None:
+        return
+    for loc, sli in sli_refs(data):
+        source = sli.split(".")[0]
+        if source in ("load", "step"):
+            msg = f"SLI `{sli}` measures the load's requests, but the experiment has no `load:`: it would have no data"
+            yield loc, msg, "add `load: {users: 20, spawn_rate: 10}`, or judge a probe SLI (probe.<name>.<metric>)"
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -130,7 +169,9 @@ def check_blast_radius(data: dict[str, Any]) -> Iterator[Finding]:
                 yield ("timeline", "faults", i, kind, "fraction"), msg, "lower it, or raise the limit knowingly"
 
 
-CHECKS: tuple[Check, ...] = (check_duplicates, check_probe_refs, check_namespaces, check_blast_radius)
+CHECKS: tuple[Check, ...] = (
+    check_duplicates, check_probe_refs, check_load_refs, check_namespaces, check_blast_radius,
+)
 
 
 def semantic_findings(data: dict[str, Any]) -> list[Finding]:

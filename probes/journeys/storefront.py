@@ -1,8 +1,9 @@
 """Storefront shoppers: browse a lot, add to cart sometimes, check out now and then.
 
 A Locust journeys file, loaded by path in the Locust worker processes (never imported by the
-harness). Request names are the journey step names the SLIs use (``step.<name>.<metric>``):
-``home``, ``search``, ``product``, ``catalog.api``, ``cart.add``, ``cart.view``, ``checkout``.
+harness). Request names are the journey step names the SLIs use (``step.<name>.<metric>``); ``STEPS``
+declares them all, and the harness reads that literal (without importing this file) to check every
+``step.*`` SLI at validate time. A test keeps ``STEPS`` and the ``name=`` of the requests equal.
 Think time between tasks comes from ``HARNESS_THINK_MIN`` / ``HARNESS_THINK_MAX`` (seconds), set by
 the harness from the experiment's ``load.think_time``.
 """
@@ -14,6 +15,9 @@ import random
 import uuid
 
 from locust import FastHttpUser, between, task
+
+STEPS = ("home", "search", "product", "catalog.api", "cart.add", "cart.view", "checkout")
+"""Every request ``name=`` below: the steps an SLI can name as ``step.<name>.<metric>``."""
 
 THINK_MIN = float(os.environ.get("HARNESS_THINK_MIN", "1.0"))
 THINK_MAX = float(os.environ.get("HARNESS_THINK_MAX", "3.0"))
