@@ -26,15 +26,15 @@ def error_budget(seconds: Iterable[Second] | Path | str, sla: float, month_days:
     - ``availability``: ``1 - failures / requests`` over the run (None without requests).
     - ``budget_minutes``: the month's allowance of downtime, ``month_days x 24 x 60 x (1 - sla)``;
       a 99 % SLA over 30 days allows 432 minutes.
-    - ``bad_minutes``: request-weighted downtime: for every second with requests, the share of that
-      second's requests that failed, summed and divided by 60. A second where 25 % of requests fail
-      costs a quarter of a bad second; a fully failing minute costs one bad minute.
+    - ``bad_minutes``: strictly request-weighted downtime: the run's failure ratio times the minutes
+      that carried requests, ``failures / requests x traffic_seconds / 60``. 1 failure in 100
+      requests over 2 s costs 0.02 bad seconds, however the requests fall in those seconds.
     - ``share_of_month_budget``: ``bad_minutes / budget_minutes``; 1.0 or more means this run alone
       spent the whole month's budget.
     """
     if isinstance(seconds, (str, Path)):
         seconds = read_timeline(Path(seconds))
-    totals = {"load": [0, 0, 0.0], "probes": [0, 0, 0.0]}  # requests, failures, bad seconds
+    totals = {"load": [0, 0, 0], "probes": [0, 0, 0]}  # requests, failures, seconds with requests
     for second in seconds:
         for source, tot in totals.items():
             counts = _source_counts(second, source)
@@ -42,9 +42,10 @@ def error_budget(seconds: Iterable[Second] | Path | str, sla: float, month_days:
             if req > 0:
                 tot[0] += req
                 tot[1] += fail
-                tot[2] += fail / req
+                tot[2] += 1
     used = next((name for name, tot in totals.items() if tot[0] > 0), None)
-    requests, failures, bad_seconds = totals[used] if used else [0, 0, 0.0]
+    requests, failures, traffic_seconds = totals[used] if used else [0, 0, 0]
+    bad_seconds = failures / requests * traffic_seconds if requests else 0.0
     budget_minutes = month_days * 24 * 60 * (1.0 - sla)
     bad_minutes = bad_seconds / 60.0
     return {
@@ -54,6 +55,7 @@ def error_budget(seconds: Iterable[Second] | Path | str, sla: float, month_days:
         "requests": int(requests),
         "failures": int(failures),
         "availability": (1.0 - failures / requests) if requests else None,
+        "traffic_seconds": int(traffic_seconds),
         "budget_minutes": budget_minutes,
         "bad_minutes": bad_minutes,
         "share_of_month_budget": (bad_minutes / budget_minutes) if budget_minutes > 0 else None,

@@ -1,9 +1,13 @@
 """The run lifecycle: plan → steady state → load and probes → baseline → faults → recovery →
 steady state → evaluate → run folder → exit code.
 
-Every exit path reverts: success, SLO failure, exception, guard abort, SIGINT, SIGTERM. The body of
-the run is one task; interrupting it (a signal, a guard) cancels that task, and the cleanup that
-follows reverts every fault that journaled an undo, under a shield, whatever happens.
+Every exit path reverts: success, SLO failure, exception, guard abort, SIGINT, SIGTERM, SIGHUP. The
+body of the run is one task; interrupting it (a signal, a guard) cancels that task. Fault tasks run in
+a TaskGroup, so when one fails the others are cancelled *and awaited*; the blocking API calls they
+started in threads are awaited too (``TrackingExecutor``) before any revert, so nothing acts after its
+revert. The cleanup then reverts every fault that journaled an undo, under a shield, and reconciles
+against the journal. An unexpected exception ends as status ``error`` with its traceback in
+``error.txt``, never as a verdict.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +26,9 @@ from harness.connect import Connection, fault_env, probe_env, resolve_connection
 from harness.errors import Aborted, FaultError, HarnessError, Refused
 from harness.faults.base import Fault, FaultPlan, load_all
 from harness.guards import GuardInput, GuardSet
-from harness.journal import Journal
+from harness.journal import Journal, pending_faults, read_journal
 from harness.live import LiveState, LiveView
-from harness.runfolder import evaluate_folder, make_run_dir, write_outputs
+from harness.runfolder import EXIT_CODES, evaluate_folder, make_run_dir, write_outputs
 from harness.timeline import TimelineWriter
 from probes.base import Observation, Probe
 from probes.base import load_all as load_probes
@@ -56,6 +62,32 @@ async def _cancel_all(tasks: list[asyncio.Task[None]], timeout: float = 10.0) ->
         for task in tasks:
             task.cancel()
         await asyncio.wait(tasks, timeout=0.5)
+
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Signals that stop a run and revert every fault (SIGHUP: the terminal closed, ssh dropped)."""
+
+
+class TrackingExecutor(ThreadPoolExecutor):
+    """The run's default executor: knows which blocking calls are still running, so the cleanup can
+    wait for an in-flight API call (a pod delete, a scale) before reverting what it changes."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=32, thread_name_prefix="harness")
+        self.pending: set[Future[Any]] = set()
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future = super().submit(fn, *args, **kwargs)
+        self.pending.add(future)
+        future.add_done_callback(self.pending.discard)
+        return future
+
+    async def settle(self, timeout: float) -> list[Future[Any]]:
+        """Wait up to ``timeout`` s for every running call; returns those still running."""
+        running = [f for f in list(self.pending) if not f.done()]
+        if running:
+            await asyncio.wait([asyncio.wrap_future(f) for f in running], timeout=timeout)
+        return [f for f in running if not f.done()]
 
 
 def build_faults(experiment: Any, env: Any) -> list[Fault]:
@@ -105,6 +137,10 @@ class Run:
         self._reverting = False
         self._signals = 0
         self._steady_after: list[str] = []
+        self._error: str | None = None
+        self._executor = TrackingExecutor()
+        self._fault_tasks: list[asyncio.Task[None]] = []
+        self.target_name = str(getattr(loaded.target, "name", "") or self.exp.target)
 
     # -- plan --------------------------------------------------------------------------------------
     async def plan(self) -> PlanResult:
@@ -116,9 +152,10 @@ class Run:
         plan = await self.plan()
         if plan.refusals:
             raise Refused("; ".join(plan.refusals))
-        self._open_folder(plan)
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.set_default_executor(self._executor)
+        self._open_folder(plan)
+        for sig in SIGNALS:
             loop.add_signal_handler(sig, self._on_signal, sig)
         self.live.start()
         self._body = asyncio.create_task(self._run_body())
@@ -131,11 +168,28 @@ class Run:
             self._set_abort(str(exc), status="refused" if isinstance(exc, Refused) else "aborted")
         except HarnessError as exc:
             self._set_abort(f"{type(exc).__name__}: {exc}", status="aborted")
+        except BaseException as exc:  # noqa: BLE001 - any other failure is an error, never a verdict
+            self._on_error(exc)
         finally:
             run = await asyncio.shield(self._cleanup())
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in SIGNALS:
                 loop.remove_signal_handler(sig)
         return run
+
+    def _on_error(self, exc: BaseException) -> None:
+        """An unexpected exception (or a group of them from the fault tasks): status ``error``, the
+        traceback in ``error.txt``; a HarnessError inside a group is an abort like any other."""
+        leaves = _leaves(exc)
+        if all(isinstance(e, HarnessError) for e in leaves):
+            first = leaves[0]
+            status = "refused" if isinstance(first, Refused) else "aborted"
+            self._set_abort("; ".join(f"{type(e).__name__}: {e}" for e in leaves), status=status)
+            return
+        text = "".join(traceback.format_exception(exc))
+        self._error = text
+        if self.run_dir is not None:
+            (self.run_dir / "error.txt").write_text(text)
+        self._set_abort(f"harness error: {type(exc).__name__}: {exc}", status="error")
 
     def _interrupt_body(self) -> None:
         """Cancel the body, and keep cancelling until it ends: a cancellation can be swallowed by
@@ -149,15 +203,20 @@ class Run:
         if self._body is not None and not self._body.done():
             self._canceller = asyncio.create_task(keep_cancelling(self._body))
 
-    def _set_abort(self, reason: str, status: str = "aborted") -> None:
-        if self.aborted_by is None:
-            self.aborted_by, self.extra_status = reason, status
+    def _set_abort(self, reason: str, status: str = "aborted", **fields: Any) -> None:
+        """Record the first reason the run stops early; the journal gets a ``run.aborted`` event with
+        the phase it happened in (the report judges no SLO whose window it cut short)."""
+        if self.aborted_by is not None:
+            return
+        self.aborted_by, self.extra_status = reason, status
+        if self.journal is not None:
+            self.journal.write("run.aborted", reason=reason, status=status, phase=self.live.state.phase, **fields)
 
     def _on_signal(self, sig: signal.Signals) -> None:
         self._signals += 1
         name = signal.Signals(sig).name
         if self._signals == 1 or not self._reverting:
-            self._set_abort(f"interrupted by {name}")
+            self._set_abort(f"interrupted by {name}", status="interrupted", signal=name)
             self.live.say(f"{name}: stopping the run and reverting every fault")
             self._interrupt_body()
             return
@@ -172,10 +231,14 @@ class Run:
         self.env.journal = self.journal
         self.timeline = TimelineWriter(self.run_dir / "timeline.jsonl", start=start)
         self.journal.listeners.append(self._to_timeline)
+        provisional = {"name": self.exp.name, "target": self.target_name, "status": "running", "exit_code": None,
+                       "run_dir": str(self.run_dir), "note": "the run has not ended (or its process died): "
+                       "`harness rollback` this folder, then `harness report` it"}
+        write_outputs(self.run_dir, provisional, self.loaded.redact, summary=False)
         self.journal.write(
             "run.started",
             name=self.exp.name,
-            target=self.exp.target,
+            target=self.target_name,
             connection=self.conn.public(),
             plan=[{"id": f.id, "kind": f.kind, "targets": p.targets, "notes": p.notes} for f, p in plan.faults],
         )
@@ -207,8 +270,9 @@ class Run:
         if self.faults:
             self._phase("fault")
             base = time.time()
-            await asyncio.gather(*(self._run_fault(f, step.at, base)
-                                   for f, step in zip(self.faults, exp.timeline.faults, strict=True)))
+            async with asyncio.TaskGroup() as group:  # one fails: the others are cancelled and awaited
+                self._fault_tasks = [group.create_task(self._run_fault(f, step.at, base))
+                                     for f, step in zip(self.faults, exp.timeline.faults, strict=True)]
         self._phase("recovery")
         await asyncio.sleep(exp.timeline.recovery)
         if exp.steady_state.after:
@@ -248,8 +312,9 @@ class Run:
             self.revert_failures.append(f"{fault.id} ({fault.kind}): {exc}")
             return
         self._reverted.add(fault.id)
+        restores = getattr(type(fault).undo, "__func__", None) is not getattr(Fault.undo, "__func__", None)
         self.journal.write("fault.reverted", id=fault.id, kind=fault.kind, targets=fault.targets,
-                           measurements=fault.measurements)
+                           measurements=fault.measurements, restores=restores)
         self._active_changed()
 
     # -- load, probes, guards ----------------------------------------------------------------------
@@ -294,7 +359,7 @@ class Run:
         while True:
             t0 = time.time()
             obs = await self._observe(probe)
-            self.timeline.add_probe(spec.name, t0, obs.ok, obs.latency_ms)
+            self.timeline.add_probe(spec.name, t0, obs.ok, obs.latency_sample)
             if (obs.ok, obs.detail) != last:
                 last = (obs.ok, obs.detail)
                 self.journal.write("probe.changed", probe=spec.name, ok=obs.ok, detail=obs.detail[:300])
@@ -304,6 +369,8 @@ class Run:
     async def _observe(probe: Probe) -> Observation:
         try:
             return await wait_timeout(probe.observe(), probe.timeout + 1)
+        except TimeoutError:
+            return Observation(False, probe.timeout * 1000, f"timed out after {probe.timeout:g}s", timed_out=True)
         except Exception as exc:  # noqa: BLE001 - a probe that breaks is a failed observation
             return Observation(False, None, f"{type(exc).__name__}: {exc}")
 
@@ -357,8 +424,15 @@ class Run:
     async def _cleanup(self) -> dict[str, Any]:
         assert self.journal and self.timeline and self.run_dir
         self._reverting = True
+        await _cancel_all(self._fault_tasks)
+        stuck = await self._executor.settle(timeout=60.0)
+        if stuck:
+            self.journal.write("run.threads_stuck", count=len(stuck))
+            self.revert_failures.append(f"{len(stuck)} API call(s) still running after 60 s; "
+                                        "what they change may be left behind")
         for fault in reversed(self.faults):
             await self._revert(fault)
+        await self._reconcile()
         await _cancel_all(self._tasks)
         if self._load is not None:
             try:
@@ -376,16 +450,36 @@ class Run:
         self.live.stop()
         return run
 
+    async def _reconcile(self) -> None:
+        """Revert, from the journal's own records, any fault the journal still shows as injected (an
+        undo journaled by an inject that was cut short, or a revert that failed)."""
+        assert self.journal
+        registry = load_all()
+        for pf in reversed(pending_faults(read_journal(self.journal.path))):
+            try:
+                await registry.get(pf.kind).undo(pf.undo, self.env)
+            except Exception as exc:  # noqa: BLE001 - every failure is reported
+                self.journal.write("fault.revert_failed", id=pf.id, kind=pf.kind, error=str(exc), by="reconcile")
+                if not any(item.startswith(f"{pf.id} ") for item in self.revert_failures):
+                    self.revert_failures.append(f"{pf.id} ({pf.kind}): {exc}")
+                continue
+            self.journal.write("fault.reverted", id=pf.id, kind=pf.kind, by="reconcile", restores=True)
+            self.revert_failures = [f for f in self.revert_failures if not f.startswith(f"{pf.id} ")]
+
     def _verdict(self) -> dict[str, Any]:
         assert self.run_dir
         extra: dict[str, Any] = {"aborted_by": self.aborted_by, "load": self._load_summary()}
         if self.revert_failures:
             extra["status"] = "revert_failed"
+            extra["revert_failures"] = self.revert_failures
         elif self.aborted_by:
             extra["status"] = self.extra_status or "aborted"
+        if self._error:
+            extra["error"] = self._error.strip().splitlines()[-1]
         run = evaluate_folder(self.run_dir, self.exp, extra)
         if self._steady_after and run["status"] == "passed":
             run["status"], run["exit_code"] = "failed", 1
+        run["exit_code"] = EXIT_CODES.get(run["status"], 4)
         run["steady_state_after"] = self._steady_after
         return run
 
@@ -395,3 +489,10 @@ class Run:
             return {}
         return {"requests": t.requests, "failures": t.failures,
                 "locust_requests": t.locust_requests, "locust_failures": t.locust_failures}
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside a (nested) exception group, or the exception itself."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]

@@ -8,23 +8,29 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from harness.budget import error_budget
 from harness.journal import pending_faults, read_journal
+from harness.judge import Recovery, State, judge_all, measure
 from harness.report.summary import render_summary
 from harness.slo import (
     SloInput,
+    all_met,
     criteria_from,
     evaluate,
-    measure_recovery,
-    recovery_time,
+    first_actions,
     windows_from_events,
 )
+from harness.timeline import read_timeline
 
-EXIT_CODES = {"passed": 0, "failed": 1, "refused": 2, "invalid": 2, "aborted": 3, "revert_failed": 4, "error": 4}
+EXIT_CODES = {"passed": 0, "failed": 1, "refused": 2, "invalid": 2, "aborted": 3, "interrupted": 3,
+              "error": 3, "revert_failed": 4}
+"""Run status -> exit code. ``error`` (an unexpected exception) is 3 once every fault is reverted; a run
+with anything left injected is ``revert_failed`` (4)."""
 
 
 def iso(ts: float | None) -> str | None:
@@ -56,6 +62,8 @@ def slo_inputs(experiment: Any) -> list[SloInput]:
             window=s.window or "whole",
             consecutive=s.consecutive,
             objective_text=s.objective.text,
+            min_samples=s.min_samples,
+            inconclusive_passes=s.inconclusive == "pass",
         )
         for s in experiment.slos
     ]
@@ -84,56 +92,115 @@ def _faults(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(faults.values())
 
 
-def _per_fault_recovery(faults: list[dict[str, Any]], events: list[dict[str, Any]], timeline: Path,
-                        slos: list[SloInput], consecutive: int) -> None:
-    """Each reverted fault's own SLI recovery: seconds from its revert until every per-second
-    objective held for ``consecutive`` seconds (measurements.sli_recovery_seconds)."""
-    criteria = criteria_from(slos)
-    if not criteria or not timeline.exists():
-        return
-    reverted = {e["id"]: e["ts"] for e in events if e.get("type") == "fault.reverted" and e.get("id")}
-    injected = {e["id"]: e["ts"] for e in reversed(events) if e.get("type") == "fault.injected" and e.get("id")}
-    for f in faults:
-        if f["id"] in reverted:
-            f["measurements"]["sli_recovery_seconds"] = recovery_time(
-                timeline, reverted[f["id"]], criteria, consecutive, since=injected.get(f["id"]))
+def reference_points(events: list[dict[str, Any]]) -> dict[str, float]:
+    """Each reverted fault's recovery reference point: its revert, or, for a fault whose revert is a
+    no-op (``fault.reverted`` with ``restores: false``, e.g. pod-kill), its last disruptive action."""
+    last_action: dict[str, float] = {}
+    refs: dict[str, float] = {}
+    for e in events:
+        fid, kind = e.get("id"), e.get("type")
+        if not fid:
+            continue
+        if kind in ("fault.undo", "fault.action", "fault.injected"):
+            last_action[fid] = max(last_action.get(fid, 0.0), float(e["ts"]))
+        elif kind == "fault.reverted" and fid not in refs:
+            restores = e.get("restores", True)
+            refs[fid] = float(e["ts"]) if restores or fid not in last_action else last_action[fid]
+    return refs
 
 
-def _recovery(timeline: Path, slos: list[SloInput], windows: Any) -> float | None:
+# an abort or interrupt in this phase cuts these windows short
+_CUT_BY_PHASE = {
+    "": ("baseline", "fault", "recovery", "whole"),
+    "steady-before": ("baseline", "fault", "recovery", "whole"),
+    "baseline": ("baseline", "fault", "recovery", "whole"),
+    "fault": ("fault", "recovery", "whole"),
+    "recovery": ("recovery", "whole"),
+    "steady-after": (),
+}
+
+
+def cut_short(events: list[dict[str, Any]]) -> tuple[tuple[str, ...], str]:
+    """Windows an abort or interrupt cut short, and why (from the ``run.aborted`` event)."""
+    ev = next((e for e in events if e.get("type") == "run.aborted"), None)
+    if ev is None:
+        return (), ""
+    phase = str(ev.get("phase") or "")
+    return _CUT_BY_PHASE.get(phase, _CUT_BY_PHASE[""]), f"{ev.get('reason', 'aborted')} during {phase or 'start-up'}"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Everything measured from a folder: windows, per-second judgements, recoveries, SLO results."""
+
+    windows: Any
+    results: list[Any]
+    recovery: Recovery | None
+    per_fault: dict[str, Recovery]
+
+
+def measure_folder(run_dir: Path, experiment: Any, events: list[dict[str, Any]], started: float,
+                   ended: float) -> Measurement:
+    """The one place a run's numbers are computed, live at the end of a run and by `harness report`."""
+    windows = windows_from_events(started, ended, events)
+    timeline = run_dir / "timeline.jsonl"
+    slos = slo_inputs(experiment)
     rec = [s for s in slos if s.sli == "recovery_time"]
-    return measure_recovery(timeline, slos, windows, rec[0].consecutive if rec else 3)
+    consecutive = rec[0].consecutive if rec else 3
+    criteria = criteria_from(slos)
+    states: list[tuple[int, State]] = judge_all(read_timeline(timeline), criteria) if timeline.exists() else []
+    actions, refs = first_actions(events), reference_points(events)
+    per_fault = {fid: measure(states, actions[fid], ref, consecutive) for fid, ref in refs.items() if fid in actions}
+    recovery = None
+    if criteria and actions and refs and windows.recovery is not None:
+        recovery = measure(states, min(actions.values()), max(refs.values()), consecutive)
+    cut, why = cut_short(events)
+    results = evaluate(timeline, slos, windows, recovery, cut, why) if timeline.exists() else []
+    return Measurement(windows, results, recovery, per_fault)
+
+
+def _recovery_json(r: Recovery | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {"detection_seconds": r.detection, "recovery_seconds": r.seconds, "degraded": r.degraded,
+            "inconclusive": r.inconclusive, "degraded_seconds": r.degraded_seconds, "reason": r.reason,
+            "first_degraded": r.first_degraded, "recovered_at": r.recovered_at}
 
 
 def evaluate_folder(run_dir: Path, experiment: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build run.json's content from the folder's journal and timeline."""
     extra = dict(extra or {})
     events = read_journal(run_dir / "events.jsonl")
-    started = next((e["ts"] for e in events if e["type"] == "run.started"), events[0]["ts"] if events else 0.0)
-    ended = next((e["ts"] for e in reversed(events) if e["type"] == "run.stopping"), events[-1]["ts"])
-    windows = windows_from_events(started, ended, events)
+    started_ev = next((e for e in events if e["type"] == "run.started"), events[0] if events else {"ts": 0.0})
+    started = float(started_ev["ts"])
+    ended = next((e["ts"] for e in reversed(events) if e["type"] == "run.stopping"), events[-1]["ts"] if events else started)
+    m = measure_folder(run_dir, experiment, events, started, ended)
     timeline = run_dir / "timeline.jsonl"
-    slos = slo_inputs(experiment)
-    recovery = _recovery(timeline, slos, windows) if timeline.exists() else None
-    results = evaluate(timeline, slos, windows) if timeline.exists() else []
     still = [p.describe() for p in pending_faults(events)]
     faults = _faults(events)
-    rec = [s for s in slos if s.sli == "recovery_time"]
-    _per_fault_recovery(faults, events, timeline, slos, rec[0].consecutive if rec else 3)
-    status = extra.pop("status", None) or _status(results, still)
+    for f in faults:
+        r = m.per_fault.get(f["id"])
+        if r is not None:
+            f["measurements"].update({"detection_seconds": r.detection, "sli_recovery_seconds": r.seconds,
+                                      "recovery_note": r.reason})
+        f["targets_hit"] = len(f["targets"])
+    status = extra.pop("status", None) or _status(m.results, still)
     run = {
         "name": experiment.name,
         "title": experiment.title,
         "owner": experiment.owner,
-        "target": experiment.target,
+        "target": started_ev.get("target", experiment.target),
         "status": status,
         "exit_code": EXIT_CODES.get(status, 4),
         "started": iso(started),
         "ended": iso(ended),
         "run_dir": str(run_dir),
-        "windows": windows.to_json(),
-        "slos": [r.to_json() for r in results],
+        "windows": m.windows.to_json(),
+        "slos": [r.to_json() for r in m.results],
         "faults": faults,
-        "recovery_seconds": recovery,
+        "detection_seconds": m.recovery.detection if m.recovery else None,
+        "recovery_seconds": m.recovery.seconds if m.recovery else None,
+        "recovery": _recovery_json(m.recovery),
         "error_budget": error_budget(timeline, experiment.sla) if timeline.exists() else {},
         "aborted_by": None,
         "still_injected": still,
@@ -154,11 +221,11 @@ def _phases(events: list[dict[str, Any]], ended: float) -> list[dict[str, Any]]:
 def _status(results: list[Any], still: list[str]) -> str:
     if still:
         return "revert_failed"
-    return "passed" if all(r.ok for r in results) else "failed"
+    return "passed" if all_met(results) else "failed"
 
 
 KEY_EVENTS = ("fault.injected", "fault.action", "fault.reverted", "fault.revert_failed", "fault.error",
-              "guard.fired", "probe.changed", "steady_state.failed", "load.error")
+              "guard.fired", "probe.changed", "steady_state.failed", "load.error", "run.aborted", "run.error")
 _BULKY = ("connection", "plan", "undo", "measurements", "values", "pids")
 
 
@@ -168,8 +235,11 @@ def key_events(run_dir: Path, limit: int = 60) -> list[dict[str, Any]]:
     return [{k: v for k, v in e.items() if k not in _BULKY} for e in events[:limit]]
 
 
-def write_outputs(run_dir: Path, run: dict[str, Any], redact: Any = None) -> None:
-    """run.json and summary.md (redacted)."""
+def write_outputs(run_dir: Path, run: dict[str, Any], redact: Any = None, summary: bool = True) -> None:
+    """run.json and (unless ``summary`` is False) summary.md, redacted; run.json is replaced atomically."""
     red = redact or (lambda s: s)
-    (run_dir / "run.json").write_text(red(json.dumps(run, indent=2, default=str)) + "\n")
-    (run_dir / "summary.md").write_text(red(render_summary(run, key_events(run_dir))))
+    tmp = run_dir / "run.json.tmp"
+    tmp.write_text(red(json.dumps(run, indent=2, default=str)) + "\n")
+    tmp.replace(run_dir / "run.json")
+    if summary:
+        (run_dir / "summary.md").write_text(red(render_summary(run, key_events(run_dir))))

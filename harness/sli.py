@@ -2,7 +2,9 @@
 
 Grammar: ``load.<m>``, ``step.<journey step>.<m>`` (m: success_ratio, error_ratio, rps, p50, p95,
 p99), ``probe.<probe>.<m>`` (m: success_ratio, error_ratio, p50, p95, p99) and ``recovery_time``.
-Ratios are 0..1, latencies and recovery_time are SECONDS, rps is requests per second.
+Ratios are 0..1, latencies and recovery_time are SECONDS, rps is requests per second. Latencies count
+successful requests only (failures are their own SLI); a probe timeout is a failure *and* a latency
+sample at the timeout.
 """
 
 from __future__ import annotations
@@ -140,6 +142,7 @@ class Accumulator:
     requests: int = 0
     failures: int = 0
     seconds: int = 0
+    load_seconds: int = 0  # seconds in which the source had a record at all
     hist: Histogram = field(default_factory=Histogram)
 
     def add(self, second: Second) -> None:
@@ -148,12 +151,16 @@ class Accumulator:
         c = self.sli.counts(second)
         if c is None:
             return
+        self.load_seconds += 1
         self.requests += c.requests
         self.failures += c.failures
         self.hist.merge(c.hist)
 
     def value(self, length: float) -> float | None:
-        """The SLI over the accumulated seconds; ``length`` (seconds) is used by rps only."""
+        """The SLI over the accumulated seconds; ``length`` (seconds) is used by rps only. Ratios need
+        a request, latencies a latency sample (successes only), rps a second with a load record."""
+        if self.sli.kind is Kind.RATE:
+            return self.requests / length if self.load_seconds and length > 0 else None
         if self.requests <= 0:
             return None
         return METRICS[self.sli.metric].value(self.requests, self.failures, self.hist, length)

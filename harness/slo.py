@@ -1,22 +1,41 @@
-"""SLO evaluation over the timeline: windows, per-window SLIs, recovery time, results.
+"""SLO evaluation over the timeline: windows, per-window SLIs with their sample counts, verdicts.
 
-Pure functions over ``Second`` values (see ``harness.timeline``); the timeline is streamed once, so
-memory stays flat however long the run was. A second ``t`` belongs to a window ``[w0, w1)`` when its
-midpoint ``t + 0.5`` does, so the baseline, fault and recovery windows split the seconds exactly.
+Pure functions over ``Second`` values (see ``harness.timeline``); the timeline is streamed once for the
+windowed SLIs, and the per-second judgements (``harness.judge``) take one small tuple per second.
+A second ``t`` belongs to a window ``[w0, w1)`` when its midpoint ``t + 0.5`` does, so the baseline,
+fault and recovery windows split the seconds exactly.
+
+An SLO ends in one of five statuses: ``pass``, ``fail``, ``inconclusive`` (fewer samples in its window
+than its minimum, or a recovery the data cannot tell), ``skipped`` (no fault, so no fault/recovery
+window) and ``not_judged`` (its window was cut short by an abort or an interrupt).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from harness.judge import Criterion, Recovery, samples_in
 from harness.sli import RECOVERY_TIME, Accumulator, Kind, Sli, Threshold, display, parse_sli
 from harness.timeline import Second, read_timeline
 
 Span = tuple[float, float]
 WINDOW_NAMES = ("baseline", "fault", "recovery", "whole")
+_QUANTILE_MIN = {"p50": 20, "p95": 20, "p99": 100}
+
+
+class SloStatus(StrEnum):
+    """How one SLO ended."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    SKIPPED = "skipped"
+    NOT_JUDGED = "not_judged"
 
 
 @dataclass(frozen=True)
@@ -36,26 +55,33 @@ class Windows:
         return span
 
     def to_json(self) -> dict[str, list[float]]:
-        """The run.json ``windows`` object (windows that do not exist are left out)."""
+        """``{"baseline": [t0, t1], ...}`` for run.json (missing windows left out)."""
         return {n: [w[0], w[1]] for n in WINDOW_NAMES if (w := self.get(n)) is not None}
 
 
-def windows_from_events(start: float, end: float, events: Iterable[Mapping[str, Any]]) -> Windows:
-    """Windows from the journal: baseline = [start, first ``fault.injected``), fault = [first
-    injection, last ``fault.reverted``], recovery = (last revert, end]. Without any injection only
-    baseline (= whole) exists; with an injection that was never reverted the fault window runs to
-    ``end`` and there is no recovery window."""
-    injected: list[float] = []
-    reverted: list[float] = []
+def first_actions(events: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """Each fault's first action: its first ``fault.undo`` (written just before it acts), else its
+    ``fault.injected``."""
+    out: dict[str, float] = {}
     for e in events:
-        {"fault.injected": injected, "fault.reverted": reverted}.get(str(e.get("type")), []).append(
-            float(e["ts"]))
+        if e.get("type") in ("fault.undo", "fault.injected") and e.get("id"):
+            out[str(e["id"])] = min(out.get(str(e["id"]), math.inf), float(e["ts"]))
+    return out
+
+
+def windows_from_events(start: float, end: float, events: Iterable[Mapping[str, Any]]) -> Windows:
+    """Windows from the journal: baseline = [start, first action), fault = [first action, last
+    ``fault.reverted``], recovery = (last revert, end]. Without any action only baseline (= whole)
+    exists; with an action never reverted the fault window runs to ``end`` and there is no recovery."""
+    events = list(events)
+    actions = first_actions(events)
     whole = (start, end)
-    if not injected:
+    if not actions:
         return Windows(whole, None, None, whole)
-    first = min(injected)
+    first = min(actions.values())
+    reverted = [float(e["ts"]) for e in events if e.get("type") == "fault.reverted"]
     last = max((r for r in reverted if r >= first), default=None)
-    if last is None:
+    if last is None or len({e.get("id") for e in events if e.get("type") == "fault.reverted"}) < len(actions):
         return Windows((start, first), (first, end), None, whole)
     return Windows((start, first), (first, last), (last, end), whole)
 
@@ -65,18 +91,19 @@ def in_window(second: Second, window: Span) -> bool:
     return window[0] <= second.t + 0.5 < window[1]
 
 
-def _seconds(source: Path | str | Iterable[Second]) -> Iterator[Second]:
+def seconds_of(source: Path | str | Iterable[Second]) -> Iterator[Second]:
+    """Seconds from a timeline file or an iterable."""
     if isinstance(source, (str, Path)):
         return read_timeline(Path(source))
     return iter(source)
 
 
 def compute_sli(seconds: Iterable[Second], sli: str, window: Span) -> float | None:
-    """One SLI over one window: ratios over request counts, latencies (SECONDS) from the merged
-    histogram, rps = requests / window length; None when the window holds no data."""
+    """One SLI over one window: ratios over request counts, latencies (SECONDS) over successful
+    requests' merged histogram, rps = requests / window length; None when the window holds no data."""
     ref = parse_sli(sli)
     if ref.source == RECOVERY_TIME:
-        raise ValueError("recovery_time is not a window SLI: use recovery_time()")
+        raise ValueError("recovery_time is not a window SLI: see harness.judge.measure")
     acc = Accumulator(ref)
     for s in seconds:
         if in_window(s, window):
@@ -84,87 +111,12 @@ def compute_sli(seconds: Iterable[Second], sli: str, window: Span) -> float | No
     return acc.value(window[1] - window[0])
 
 
-@dataclass(frozen=True)
-class Criterion:
-    """A per-second condition used to decide that the site has recovered."""
-
-    sli: Sli
-    threshold: Threshold
-
-    def check(self, second: Second) -> bool | None:
-        """Whether the second meets it; None when the SLI has no data in that second."""
-        value = self.sli.on_second(second)
-        return None if value is None else self.threshold.holds(value)
-
-
-class RecoveryTracker:
-    """Feeds on seconds in order; finds the first streak of ``consecutive`` good seconds after the
-    revert. Good = every criterion has data and holds; bad = some criterion has data and fails;
-    a second with no data is neither, but it does break a streak."""
-
-    def __init__(self, revert_ts: float, criteria: Sequence[Criterion], consecutive: int,
-                 since: float | None = None) -> None:
-        self.revert_ts = revert_ts
-        self.criteria = list(criteria)
-        self.consecutive = max(1, consecutive)
-        self.since = since
-        self.degraded = False
-        self.found: float | None = None
-        self._streak_start: int | None = None
-        self._streak = 0
-
-    def _judge(self, second: Second) -> bool | None:
-        checks = [c.check(second) for c in self.criteria]
-        if any(c is False for c in checks):
-            return False
-        return True if all(c is True for c in checks) else None
-
-    def feed(self, second: Second) -> None:
-        """Consider the next second of the timeline."""
-        mid = second.t + 0.5
-        if self.found is not None or (self.since is not None and mid < self.since):
-            return
-        good = self._judge(second)
-        self.degraded = self.degraded or good is False
-        if mid < self.revert_ts:
-            return
-        if good is not True:
-            self._streak, self._streak_start = 0, None
-            return
-        if self._streak_start is None:
-            self._streak_start = second.t
-        self._streak += 1
-        if self._streak >= self.consecutive:
-            self.found = max(0.0, self._streak_start - self.revert_ts)
-
-    def result(self) -> float | None:
-        """Seconds from the revert to the start of the good streak; 0 if never degraded; else None."""
-        if self.found is not None:
-            return self.found
-        return None if self.degraded else 0.0
-
-
-def recovery_time(seconds: Path | str | Iterable[Second], revert_ts: float, criteria: Sequence[Criterion],
-                  consecutive: int, since: float | None = None) -> float | None:
-    """Seconds from the last revert until every criterion held for ``consecutive`` seconds in a row,
-    measured to the start of that streak. Seconds with no data do not count as good. 0 when no
-    second (from ``since``, default: the whole timeline) was ever bad; None when it never recovered."""
-    tracker = RecoveryTracker(revert_ts, criteria, consecutive, since)
-    for s in _seconds(seconds):
-        tracker.feed(s)
-        if tracker.found is not None:
-            break
-    return tracker.result()
-
-
-def measure_recovery(source: Path | str | Iterable[Second], slos: Sequence[SloInput], windows: Windows,
-                     consecutive: int = 5) -> float | None:
-    """run.json's ``recovery_seconds``: recovery time against every per-second objective in ``slos``
-    (None when no fault was reverted, or when the site never recovered)."""
-    if windows.recovery is None:
-        return None
-    since = windows.fault[0] if windows.fault else None
-    return recovery_time(source, windows.recovery[0], criteria_from(slos), consecutive, since)
+def default_min_samples(sli: Sli) -> int:
+    """Samples an SLO's window needs for a verdict: 20 for ratios, p50 and p95, 100 for p99, and
+    1 for rps (a second of load)."""
+    if sli.kind is Kind.RATE:
+        return 1
+    return _QUANTILE_MIN.get(sli.metric, 20)
 
 
 @dataclass(frozen=True)
@@ -176,14 +128,23 @@ class SloInput:
     op: str
     value: float  # in the SLI's unit: ratio 0..1, seconds, rps
     window: str = "whole"  # ignored for recovery_time
-    consecutive: int = 5  # recovery_time only: good seconds in a row that count as recovered
+    consecutive: int = 3  # recovery_time only: good seconds in a row that count as recovered
     objective_text: str | None = None  # the spec's own wording, shown as is when given
+    min_samples: int | None = None  # None = default_min_samples
+    inconclusive_passes: bool = False  # `inconclusive: pass`
+
+    @property
+    def ref(self) -> Sli:
+        return parse_sli(self.sli)
+
+    @property
+    def needed(self) -> int:
+        return self.min_samples or default_min_samples(self.ref)
 
 
 @dataclass(frozen=True)
 class SloResult:
-    """One evaluated SLO. ``passed`` is None when there was nothing to measure; ``skipped`` says that
-    this is because no fault was injected (not a failure) rather than missing data (a failure)."""
+    """One evaluated SLO."""
 
     name: str
     sli: str
@@ -191,124 +152,129 @@ class SloResult:
     window: str
     measured: float | None
     display: str
-    passed: bool | None
+    status: SloStatus
     detail: str
-    skipped: bool = False
+    samples: int | None = None
+    inconclusive_passes: bool = False
+
+    @property
+    def passed(self) -> bool | None:
+        """True pass, False fail, None for every other status."""
+        return {SloStatus.PASS: True, SloStatus.FAIL: False}.get(self.status)
 
     @property
     def ok(self) -> bool:
-        """Whether this SLO lets the run pass (missing data fails unless skipped)."""
-        return self.passed is True or (self.passed is None and self.skipped)
+        """Whether this SLO lets the run pass."""
+        if self.status is SloStatus.INCONCLUSIVE:
+            return self.inconclusive_passes
+        return self.status is not SloStatus.FAIL
 
     def to_json(self) -> dict[str, Any]:
         """The run.json ``slos[]`` entry."""
         return {"name": self.name, "sli": self.sli, "objective": self.objective, "window": self.window,
-                "measured": self.measured, "display": self.display, "passed": self.passed,
-                "detail": self.detail, "skipped": self.skipped}
+                "status": str(self.status), "measured": self.measured, "display": self.display,
+                "passed": self.passed, "samples": self.samples, "detail": self.detail}
 
 
 def all_met(results: Iterable[SloResult]) -> bool:
-    """The verdict: every SLO passed (or was skipped because there was no fault)."""
+    """The verdict: no SLO failed, and none is inconclusive unless it says `inconclusive: pass`."""
     return all(r.ok for r in results)
 
 
 def criteria_from(slos: Iterable[SloInput]) -> list[Criterion]:
-    """The per-second recovery criteria: every ratio or latency objective among ``slos``."""
-    out = []
-    for slo in slos:
-        ref = parse_sli(slo.sli)
-        if ref.source != RECOVERY_TIME and ref.per_second:
-            out.append(Criterion(ref, Threshold(slo.op, slo.value)))
-    return out
-
-
+    """The per-second criteria: every ratio or latency objective among ``slos``."""
+    return [Criterion(s.ref, Threshold(s.op, s.value)) for s in slos
+            if s.ref.source != RECOVERY_TIME and s.ref.per_second]
 
 
 @dataclass
 class _Pending:
-    """One SLO being evaluated while the timeline streams by."""
-
     slo: SloInput
-    sli: Sli
-    threshold: Threshold
     window: Span | None
-    acc: Accumulator | None = None
-    tracker: RecoveryTracker | None = None
+    acc: Accumulator
 
     def feed(self, second: Second) -> None:
-        if self.tracker is not None:
-            self.tracker.feed(second)
-        elif self.acc is not None and self.window is not None and in_window(second, self.window):
+        if self.window is not None and self.slo.ref.source != RECOVERY_TIME and in_window(second, self.window):
             self.acc.add(second)
 
 
-def _pending(slo: SloInput, all_slos: Sequence[SloInput], windows: Windows) -> _Pending:
-    ref = parse_sli(slo.sli)
-    threshold = Threshold(slo.op, slo.value)
-    if ref.source == RECOVERY_TIME:
-        p = _Pending(slo, ref, threshold, windows.recovery)
-        if windows.recovery is not None:
-            since = windows.fault[0] if windows.fault else None
-            others = [o for o in all_slos if o is not slo]
-            p.tracker = RecoveryTracker(windows.recovery[0], criteria_from(others), slo.consecutive, since)
-        return p
-    window = windows.get(slo.window)
-    return _Pending(slo, ref, threshold, window, acc=Accumulator(ref) if window else None)
-
-
-def evaluate(source: Path | str | Iterable[Second], slos: Sequence[SloInput],
-             windows: Windows) -> list[SloResult]:
-    """Evaluate every SLO over a timeline file (or seconds) in one streaming pass."""
-    pending = [_pending(s, slos, windows) for s in slos]
-    for second in _seconds(source):
+def evaluate(source: Path | str | Iterable[Second], slos: Sequence[SloInput], windows: Windows,
+             recovery: Recovery | None = None, cut_short: Iterable[str] = (),
+             cut_reason: str = "") -> list[SloResult]:
+    """Evaluate every SLO over a timeline in one streaming pass. ``recovery`` is the run's measured
+    recovery (for recovery_time SLOs); windows named in ``cut_short`` are not judged."""
+    pending = [_Pending(s, _window(s, windows), Accumulator(s.ref)) for s in slos]
+    for second in seconds_of(source):
         for p in pending:
             p.feed(second)
-    return [_result(p, windows) for p in pending]
+    cut = set(cut_short)
+    return [_result(p, windows, recovery, cut, cut_reason) for p in pending]
 
 
-def _result(p: _Pending, windows: Windows) -> SloResult:
-    kind = p.sli.kind
-    objective = p.slo.objective_text or p.threshold.text(kind)
-    window_name = "recovery" if p.tracker is not None or p.sli.source == RECOVERY_TIME else p.slo.window
+def _window(slo: SloInput, windows: Windows) -> Span | None:
+    return windows.recovery if slo.ref.source == RECOVERY_TIME else windows.get(slo.window)
+
+
+def _window_name(slo: SloInput) -> str:
+    return "recovery" if slo.ref.source == RECOVERY_TIME else slo.window
+
+
+def _result(p: _Pending, windows: Windows, recovery: Recovery | None, cut: set[str], cut_reason: str) -> SloResult:
+    slo, ref = p.slo, p.slo.ref
+    objective = slo.objective_text or Threshold(slo.op, slo.value).text(ref.kind)
+    name = _window_name(slo)
+
+    def done(status: SloStatus, detail: str, measured: float | None = None, samples: int | None = None) -> SloResult:
+        return SloResult(slo.name, slo.sli, objective, name, measured, display(measured, ref.kind), status, detail,
+                         samples, slo.inconclusive_passes)
+
+    if name in cut:
+        return done(SloStatus.NOT_JUDGED, f"not judged: the {name} window was cut short ({cut_reason})")
     if p.window is None:
-        skipped = windows.fault is None and window_name in ("fault", "recovery")
-        why = ("no fault was injected, so there is no {w} window" if skipped
-               else "the {w} window does not exist in this run")
-        return SloResult(p.slo.name, p.slo.sli, objective, window_name, None, "n/a", None,
-                         why.format(w=window_name), skipped)
-    if p.tracker is not None:
-        measured = p.tracker.result()
-        detail = _recovery_detail(p.tracker, measured)
-    else:
-        assert p.acc is not None
-        measured = p.acc.value(p.window[1] - p.window[0])
-        detail = _window_detail(p.acc, p.window, window_name, measured)
-    passed = None if measured is None else p.threshold.holds(measured)
-    if passed is False:
+        if windows.fault is None and name in ("fault", "recovery"):
+            return done(SloStatus.SKIPPED, f"no fault was injected, so there is no {name} window")
+        return done(SloStatus.INCONCLUSIVE, f"the {name} window does not exist in this run "
+                    "(a fault was never reverted)")
+    if ref.source == RECOVERY_TIME:
+        return _recovery_result(slo, recovery, done)
+    samples = p.acc.hist.total if ref.kind is Kind.LATENCY else p.acc.requests
+    length = p.window[1] - p.window[0]
+    if ref.kind is Kind.RATE:
+        samples = p.acc.load_seconds
+    measured = p.acc.value(length)
+    where = f"the {name} window ({length:.0f} s)"
+    if samples < slo.needed or measured is None:
+        what = "successful requests" if ref.kind is Kind.LATENCY else "samples"
+        hint = "raise the load or lengthen the phase" if ref.source != "probe" else "probe more often or lengthen the phase"
+        return done(SloStatus.INCONCLUSIVE, f"{samples:,} {what} of {ref.text} in {where}; {slo.needed} needed: {hint}",
+                    measured, samples)
+    passed = Threshold(slo.op, slo.value).holds(measured)
+    detail = _window_detail(p.acc, where)
+    if not passed:
         detail += f"; objective {objective} not met"
-    return SloResult(p.slo.name, p.slo.sli, objective, window_name, measured, display(measured, kind),
-                     passed, detail)
+    return done(SloStatus.PASS if passed else SloStatus.FAIL, detail, measured, samples)
 
 
-def _window_detail(acc: Accumulator, window: Span, name: str, measured: float | None) -> str:
-    length = max(0.0, window[1] - window[0])
-    where = f"{name} window ({length:.0f} s)"
-    if measured is None:
-        return f"no data for {acc.sli.text} in the {where}"
+def _window_detail(acc: Accumulator, where: str) -> str:
     texts: Mapping[Kind, str] = {
-        Kind.RATIO: f"{acc.requests - acc.failures:,} of {acc.requests:,} ok in the {where}",
-        Kind.LATENCY: f"{acc.sli.metric} of {acc.hist.total:,} samples in the {where}",
-        Kind.RATE: f"{acc.requests:,} requests in the {where}",
+        Kind.RATIO: f"{acc.requests - acc.failures:,} of {acc.requests:,} ok in {where}",
+        Kind.LATENCY: f"{acc.sli.metric} of {acc.hist.total:,} successful requests in {where}",
+        Kind.RATE: f"{acc.requests:,} requests in {where}",
     }
     return texts.get(acc.sli.kind, where)
 
 
-def _recovery_detail(tracker: RecoveryTracker, measured: float | None) -> str:
-    if not tracker.criteria:
-        return "no per-second ratio or latency objective to recover to"
-    need = f"{tracker.consecutive} good second(s) in a row"
-    if measured is None:
-        return f"did not recover: never {need} after the last revert"
-    if tracker.found is None:
-        return "never degraded"
-    return f"{need} starting {measured:.1f} s after the last revert"
+def _recovery_result(slo: SloInput, recovery: Recovery | None, done: Callable[..., SloResult]) -> SloResult:
+    if recovery is None:
+        return done(SloStatus.INCONCLUSIVE, "no per-second ratio or latency objective to recover to")
+    if recovery.inconclusive:
+        return done(SloStatus.INCONCLUSIVE, recovery.reason)
+    if recovery.seconds is None:
+        return done(SloStatus.FAIL, recovery.reason)
+    passed = Threshold(slo.op, slo.value).holds(recovery.seconds)
+    return done(SloStatus.PASS if passed else SloStatus.FAIL, recovery.reason, recovery.seconds)
+
+
+def samples_of(sli: Sli, seconds: Iterable[Second]) -> int:
+    """Samples of ``sli`` over the given seconds."""
+    return sum(samples_in(sli, sli.counts(s)) for s in seconds)

@@ -6,7 +6,7 @@ active faults into one bucket per epoch second and streams every completed secon
 lines back as ``Second`` values. Line shape::
 
     {"t": 1700000000, "s": 12, "phase": "fault",
-     "load": {"requests": n, "failures": n, "hist": {...}, "users": n,
+     "load": {"requests": n, "failures": n, "hist": {<successful requests' latencies>}, "users": n,
               "steps": {"<step>": {"requests": n, "failures": n, "hist": {...}}}},
      "probes": {"<probe>": {"ok": n, "fail": n, "hist": {...}}},
      "events": [{"ts": 1700000000.4, "type": "fault.injected", ...}],
@@ -274,7 +274,8 @@ class TimelineWriter:
             self._bucket(float(record["t"])).add_load(record)
 
     def add_probe(self, name: str, ts: float, ok: bool, latency_ms: float | None) -> None:
-        """Add one probe result observed at ``ts``."""
+        """Add one probe result observed at ``ts``. ``latency_ms`` goes into the latency histogram:
+        pass it for successes and timeouts (at the timeout), None for other failures."""
         with self._lock:
             self._bucket(ts).add_probe(name, ok, latency_ms)
 

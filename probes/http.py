@@ -47,6 +47,9 @@ class HttpProbe(Probe):
         start = time.perf_counter()
         try:
             resp = await self._client.request(p.method, self.url, headers=dict(p.headers or {}), content=p.body)
+        except httpx.TimeoutException as exc:
+            return Observation(False, self.timeout * 1000, f"timed out after {self.timeout:g}s ({type(exc).__name__})",
+                               timed_out=True)
         except httpx.HTTPError as exc:
             return Observation(False, (time.perf_counter() - start) * 1000, f"{type(exc).__name__}: {exc}")
         ms = (time.perf_counter() - start) * 1000

@@ -227,7 +227,8 @@ def test_targets_file_problems_point_into_it(tmp_path: Path) -> None:
         "targets:\n  staging:\n    kind: gke\n    context: ctx\n    projct: p\n    region: r\n"
         "    site_url: https://shop.example\n    postgres: {dsn: 'postgresql://u:${env:HARNESS_TEST_NOPE}@db/shop'}\n"
     )
-    path = _write(tmp_path, "name: t\ntitle: t\ntarget: staging\ntimeline: {baseline: 1s, recovery: 1s}\n")
+    path = _write(tmp_path, "name: t\ntitle: t\ntarget: staging\ntimeline: {baseline: 1s, recovery: 1s}\n"
+                        "slos: [{name: r, sli: recovery_time, objective: '<= 5s'}]\n")
     with pytest.raises(InvalidExperiment) as info:
         load_experiment(path, targets_path=targets, environ={})
     found = {(Path(p.file).name, p.line, p.field): p for p in info.value.problems}
@@ -243,7 +244,8 @@ def test_gke_target_loads_with_env(tmp_path: Path) -> None:
         "targets:\n  staging: {kind: gke, context: c, project: p, region: europe-west1,"
         " site_url: 'https://shop.example', postgres: {dsn: 'postgresql://u:${env:PW}@db/shop'}}\n"
     )
-    path = _write(tmp_path, "name: t\ntitle: t\ntarget: staging\ntimeline: {baseline: 1s, recovery: 1s}\n")
+    path = _write(tmp_path, "name: t\ntitle: t\ntarget: staging\ntimeline: {baseline: 1s, recovery: 1s}\n"
+                        "slos: [{name: r, sli: recovery_time, objective: '<= 5s'}]\n")
     loaded = load_experiment(path, targets_path=targets, environ={"PW": "hunter22"})
     assert loaded.target.kind == "gke" and loaded.target.name == "staging"
     assert loaded.redact(loaded.target.postgres.dsn) == "postgresql://u:***@db/shop"  # type: ignore[union-attr]
@@ -253,6 +255,7 @@ def test_max_duration_and_blast_radius(tmp_path: Path) -> None:
     path = _write(tmp_path, """\
 name: long
 title: too long and too wide
+slos: [{name: r, sli: recovery_time, objective: "<= 5s"}]
 timeline:
   baseline: 10m
   faults:
@@ -342,3 +345,27 @@ timeline:
     assert problems["timeline.faults[0].pod-kill.namespce"].hint == "did you mean `namespace`?"
     assert problems["timeline.faults[0].pod-kill.order"].hint == "did you mean `oldest`?"
     assert problems["timeline.faults[0].pod-kill.namespace"].line == 6
+
+
+def test_an_experiment_without_slos_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, "name: t\ntitle: t\nslos: []\ntimeline: {baseline: 1s, recovery: 1s}\n")
+    problems = _refuse(path)
+    assert [p.field for p in problems] == ["slos"] and problems[0].line == 3
+
+
+def test_window_fault_on_a_one_shot_fault_needs_a_hold(tmp_path: Path) -> None:
+    text = """\
+name: t
+title: t
+slos: [{name: errors, sli: recovery_time, objective: "<= 5s"}, {name: f, sli: probe.p.success_ratio, objective: ">= 90%", window: fault}]
+probes: [{name: p, http: {url: /}}]
+timeline:
+  baseline: 1s
+  faults:
+    - pod-kill: {namespace: shop, selector: app=cart, count: 1}
+  recovery: 1s
+"""
+    problems = _refuse(_write(tmp_path, text))
+    assert problems[0].field == "timeline.faults[0]" and "hold" in (problems[0].hint or "")
+    loaded = load_experiment(_write(tmp_path, text.replace("count: 1}", "count: 1}\n      hold: 10s")))
+    assert loaded.experiment.timeline.faults[0].held_for() == 10.0

@@ -16,14 +16,16 @@ def base_run(**over: Any) -> dict[str, Any]:
         "windows": {"baseline": [1714989600.0, 1714989630.0], "whole": [1714989600.0, 1714989810.0]},
         "slos": [
             {"name": "availability", "sli": "load.success_ratio", "objective": ">= 99%", "window": "whole",
-             "measured": 0.9942, "display": "99.42%", "passed": True, "detail": "9,942 of 10,000 ok"},
+             "measured": 0.9942, "display": "99.42%", "status": "pass", "passed": True, "detail": "9,942 of 10,000 ok"},
             {"name": "latency", "sli": "load.p95", "objective": "<= 800ms", "window": "fault",
-             "measured": 0.412, "display": "412 ms", "passed": True, "detail": "p95 of 5,000 samples"},
+             "measured": 0.412, "display": "412 ms", "status": "pass", "passed": True, "detail": "p95 of 5,000 samples"},
         ],
         "faults": [{"id": "pod-kill-1", "kind": "pod-kill", "targets": ["shop/checkout-abc", "shop/checkout-def"],
                     "injected_at": "2024-05-06T10:00:30+00:00", "reverted_at": "2024-05-06T10:02:30+00:00",
                     "error": None, "measurements": {"killed": 2, "replaced_after_s": 3.1}}],
         "recovery_seconds": 4.0,
+        "recovery": {"detection_seconds": 1.0, "recovery_seconds": 4.0, "degraded": True, "inconclusive": False,
+                     "degraded_seconds": 6, "reason": "3 good second(s) in a row from 4.0 s after the reference point"},
         "error_budget": {"sla": 0.99, "availability": 0.9942, "requests": 10000, "failures": 58,
                          "bad_minutes": 0.97, "budget_minutes": 432.0, "share_of_month_budget": 0.00224},
         "aborted_by": None, "still_injected": [],
@@ -40,7 +42,8 @@ def test_passed_run() -> None:
     assert "| availability | `load.success_ratio` | whole | >= 99% | 99.42% | pass |" in md
     assert "| pod-kill | shop/checkout-abc, shop/checkout-def | 2024-05-06 10:00:30 UTC |" in md
     assert "killed=2, replaced_after_s=3.1" in md
-    assert "**4.0 s** after the last revert" in md
+    assert "Recovery: **4.0 s** after the reference point" in md
+    assert "Detection: the site first degraded **1.0 s** after the first fault action (6 degraded" in md
     assert "| 99.00% | 99.420% | 58 / 10,000 | 0.97 min | 432 min | 0.2% |" in md
     assert "| harness timeline | 10,000 | 58 | 0.58% |" in md
     assert "| Locust's own stats | 10,004 | 58 |" in md
@@ -51,15 +54,26 @@ def test_passed_run() -> None:
 
 def test_failed_run_explains_breaches() -> None:
     slos = base_run()["slos"]
-    slos[1] = {**slos[1], "measured": 1.2, "display": "1200 ms", "passed": False,
+    slos[1] = {**slos[1], "measured": 1.2, "display": "1200 ms", "status": "fail", "passed": False,
                "detail": "p95 of 5,000 samples; objective <= 800ms not met"}
     slos.append({"name": "recovery", "sli": "recovery_time", "objective": "<= 60s", "window": "recovery",
-                 "measured": None, "display": "n/a", "passed": None, "detail": "did not recover"})
-    md = render_summary(base_run(status="failed", exit_code=1, slos=slos, recovery_seconds=None))
+                 "measured": None, "display": "n/a", "status": "inconclusive", "passed": None,
+                 "detail": "the run ended 2 good second(s) into a stretch; 3 needed"})
+    rec = {"detection_seconds": 2.0, "recovery_seconds": None, "degraded": True, "inconclusive": False,
+           "degraded_seconds": 30, "reason": "did not recover: still degraded when the run ended"}
+    md = render_summary(base_run(status="failed", exit_code=1, slos=slos, recovery_seconds=None, recovery=rec))
     assert md.startswith("# FAILED:")
-    assert "| 1200 ms | **FAIL** |" in md and "| n/a | **NO DATA** |" in md
-    assert "- **latency**: p95 of 5,000 samples; objective <= 800ms not met" in md
-    assert "**The site did not recover**" in md
+    assert "| 1200 ms | **FAIL** |" in md and "| n/a | **INCONCLUSIVE** |" in md
+    assert "- **latency** (fail): p95 of 5,000 samples; objective <= 800ms not met" in md
+    assert "- **recovery** (inconclusive): the run ended 2 good second(s)" in md
+    assert "**The site did not recover**: did not recover: still degraded" in md
+
+
+def test_never_degraded_says_so_in_words() -> None:
+    rec = {"detection_seconds": None, "recovery_seconds": 0.0, "degraded": False, "inconclusive": False,
+           "degraded_seconds": 0, "reason": "never degraded: recovery is 0 by definition"}
+    md = render_summary(base_run(recovery=rec, recovery_seconds=0.0))
+    assert "**Never degraded**" in md and "recovery is 0 s by definition" in md
 
 
 def test_aborted_run_with_events() -> None:

@@ -35,9 +35,12 @@ class _Counts:
     hist: Histogram = field(default_factory=Histogram)
 
     def add(self, ms: float, failed: bool) -> None:
+        """Count a request; its latency goes into the histogram only when it succeeded (latency
+        SLIs are over successful requests: a fast 503 must not lower p95)."""
         self.requests += 1
         self.failures += int(failed)
-        self.hist.add(ms)
+        if not failed:
+            self.hist.add(ms)
 
     def merge_wire(self, data: Mapping[str, Any]) -> None:
         self.requests += int(data.get("r", 0))

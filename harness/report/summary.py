@@ -11,11 +11,12 @@ from typing import Any
 
 _STATUS: Mapping[str, tuple[str, str]] = {
     "passed": ("PASSED", "every SLO was met"),
-    "failed": ("FAILED", "at least one SLO was breached"),
-    "aborted": ("ABORTED", "a guard fired or the run was interrupted; every fault was reverted"),
+    "failed": ("FAILED", "at least one SLO was breached or could not be judged on enough data"),
+    "aborted": ("ABORTED", "a guard fired or a safety limit was reached; every fault was reverted"),
+    "interrupted": ("INTERRUPTED", "the run was interrupted (a signal); every fault was reverted"),
     "refused": ("REFUSED", "a safety rule refused the run; nothing was injected"),
     "revert_failed": ("REVERT FAILED", "a revert failed: something is STILL INJECTED and a human must act"),
-    "error": ("ERROR", "the harness itself failed; read the events and the log"),
+    "error": ("ERROR", "the harness itself failed (traceback in error.txt); every fault was reverted"),
 }
 
 
@@ -74,12 +75,12 @@ def _still_injected(run: Mapping[str, Any]) -> list[str]:
             "> 3. Check the site is healthy again and say so in the incident channel."]
 
 
+_WORDS = {"pass": "pass", "fail": "**FAIL**", "inconclusive": "**INCONCLUSIVE**", "skipped": "skipped",
+          "not_judged": "not judged"}
+
+
 def _result_word(slo: Mapping[str, Any]) -> str:
-    if slo.get("passed") is True:
-        return "pass"
-    if slo.get("passed") is False:
-        return "**FAIL**"
-    return "skipped" if slo.get("skipped") else "**NO DATA**"
+    return _WORDS.get(str(slo.get("status")), str(slo.get("status")))
 
 
 def _verdict(run: Mapping[str, Any]) -> list[str]:
@@ -89,8 +90,8 @@ def _verdict(run: Mapping[str, Any]) -> list[str]:
     rows = [[s.get("name"), f"`{s.get('sli', '')}`", s.get("window"), s.get("objective"),
              s.get("display", "n/a"), _result_word(s)] for s in slos]
     lines = ["", "## Verdict", "", *_table(["SLO", "SLI", "window", "objective", "measured", "result"], rows)]
-    notes = [f"- **{s.get('name')}**: {s.get('detail')}" for s in slos if s.get("passed") is not True
-             and s.get("detail")]
+    notes = [f"- **{s.get('name')}** ({_result_word(s).strip('*').lower()}): {s.get('detail')}" for s in slos
+             if s.get("status") != "pass" and s.get("detail")]
     return lines + (["", *notes] if notes else [])
 
 
@@ -110,14 +111,28 @@ def _faults(run: Mapping[str, Any]) -> list[str]:
 
 
 def _recovery(run: Mapping[str, Any]) -> list[str]:
-    sec = run.get("recovery_seconds")
-    if sec is not None:
-        text = f"The site met every per-second objective again **{float(sec):.1f} s** after the last revert."
-    elif run.get("faults"):
-        text = "**The site did not recover** before the run ended (or recovery was not measured)."
+    rec = run.get("recovery")
+    if not run.get("faults"):
+        return ["", "## Detection and recovery", "", "Not applicable: no fault was injected."]
+    if not rec:
+        return ["", "## Detection and recovery", "",
+                "Not measured: no fault was reverted, or no SLO gives a per-second objective."]
+    det, sec = rec.get("detection_seconds"), rec.get("recovery_seconds")
+    if not rec.get("degraded"):
+        lines = ["**Never degraded**: no second failed a per-second objective after the first fault action, "
+                 "so recovery is 0 s by definition." if not rec.get("inconclusive") else
+                 f"**Inconclusive**: {rec.get('reason')}."]
     else:
-        text = "Not applicable: no fault was injected."
-    return ["", "## Recovery", "", text]
+        lines = [f"- Detection: the site first degraded **{float(det):.1f} s** after the first fault action "
+                 f"({rec.get('degraded_seconds', 0)} degraded second(s) in all)."]
+        if sec is not None:
+            lines.append(f"- Recovery: **{float(sec):.1f} s** after the reference point ({rec.get('reason')}).")
+        else:
+            word = "Inconclusive" if rec.get("inconclusive") else "The site did not recover"
+            lines.append(f"- Recovery: **{word}**: {rec.get('reason')}.")
+    return ["", "## Detection and recovery", "", *lines, "",
+            "A second is degraded when a per-second objective has enough samples and fails; the reference "
+            "point is the last revert (for pod-kill, the last kill)."]
 
 
 def _budget(run: Mapping[str, Any]) -> list[str]:
@@ -132,7 +147,7 @@ def _budget(run: Mapping[str, Any]) -> list[str]:
     return ["", "## Error budget", "",
             *_table(["SLA", "availability", "failed / requests", "bad minutes", "month budget",
                      "share of month"], rows),
-            "", "Bad minutes are request-weighted: each second costs the share of its requests that failed."]
+            "", "Bad minutes are request-weighted: the run's failure ratio times the seconds that carried requests."]
 
 
 def _int(value: Any) -> str:
