@@ -151,4 +151,5 @@ class Lazy:
 
 def probe_env(conn: Connection, kube: Any = None) -> ProbeEnv:
     return ProbeEnv(site_url=conn.site_url, kube=kube or kube_client(conn), toxiproxy=toxiproxy_client(conn),
-                    extra={"postgres_dsn": conn.extra.get("postgres") or conn.postgres_dsn})
+                    extra={"postgres_dsn": conn.extra.get("postgres") or conn.postgres_dsn,
+                           "prometheus_url": conn.prometheus_url})

@@ -71,6 +71,6 @@ register = REGISTRY.register
 
 def load_all() -> ProbeRegistry:
     """Import every probe module so each registers itself."""
-    from . import http, kubernetes, postgres, toxiproxy  # noqa: F401
+    from . import http, kubernetes, postgres, prometheus, toxiproxy  # noqa: F401
 
     return REGISTRY

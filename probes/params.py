@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from harness.selectors import SelectorError, parse_label_selector
 from harness.spec_registry import KindRegistry
-from harness.spec_types import Ratio
+from harness.spec_types import ObjectiveField, Ratio
 
 
 class ProbeParams(BaseModel):
@@ -105,12 +105,46 @@ class ToxiproxyProbeParams(ProbeParams):
 
 
 class PrometheusProbeParams(ProbeParams):
-    """Evaluates a PromQL instant query; success when it returns a sample (and it is within `max`)."""
+    """An instant PromQL query whose value must meet an objective (see ``probes.prometheus``).
 
-    query: str = Field(description="PromQL instant query.")
-    url: str | None = Field(default=None, description="Prometheus URL; default the target's.")
-    max: float | None = Field(default=None, description="The first sample must be <= this value.")
-    min: float | None = Field(default=None, description="The first sample must be >= this value.")
+    Every series the query returns must meet ``objective``; no series, a range vector, a string or a
+    query Prometheus refuses is a failed observation. Aggregate in PromQL (``sum``, ``min``, ``max``)
+    to judge one number.
+    """
+
+    query: str = Field(min_length=1, description="PromQL instant query, e.g. 'sum(up{service=\"checkout\"})'.")
+    objective: ObjectiveField | None = Field(
+        default=None,
+        description="What every returned value must satisfy, e.g. '>= 1', '< 0.05', '<= 800ms' (read as "
+        "0.8, Prometheus's seconds) or '>= 99%' (0.99); default: any returned sample passes.",
+    )
+    url: str | None = Field(
+        default=None, description="Prometheus base URL (before /api/v1/query); default the target's prometheus_url."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _threshold_keys(cls, value: Any) -> Any:
+        bounds = {"min": ">=", "max": "<=", "above": ">", "below": "<"}
+        used = [k for k in bounds if isinstance(value, dict) and k in value]
+        if used:
+            hint = " or ".join(f"objective: '{bounds[k]} {value[k]}'" for k in used)
+            raise ValueError(f"`{'`, `'.join(used)}` is not a prometheus probe key: write {hint}")
+        return value
+
+    @field_validator("query")
+    @classmethod
+    def _query_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the PromQL query is empty")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url_shape(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an absolute http(s) URL of Prometheus, e.g. http://prometheus:9090")
+        return value
 
 
 def default_probe_registry() -> KindRegistry:
