@@ -14,6 +14,13 @@ class Observation:
     ok: bool
     latency_ms: float | None
     detail: str = ""
+    timed_out: bool = False
+
+    @property
+    def latency_sample(self) -> float | None:
+        """The latency the timeline records: a success's, or a timeout's (at the timeout); a fast
+        failure records none, so it cannot lower a latency SLI."""
+        return self.latency_ms if self.ok or self.timed_out else None
 
 
 @dataclass
