@@ -13,9 +13,11 @@ against the journal. An unexpected exception ends as status ``error`` with its t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 import traceback
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,15 +287,28 @@ class Run:
     async def _run_fault(self, fault: Fault, at: float, base: float) -> None:
         assert self.journal and self.timeline
         await asyncio.sleep(max(0.0, base + at - time.time()))
-        try:
+        with self._fault_errors(fault, "inject"):
             await fault.inject()
-        except HarnessError as exc:
-            self.journal.write("fault.error", id=fault.id, kind=fault.kind, error=str(exc))
-            raise FaultError(f"{fault.id} ({fault.kind}) failed to inject: {exc}") from exc
         self.journal.write("fault.injected", id=fault.id, kind=fault.kind, targets=fault.targets)
         self._active_changed()
-        await fault.hold(base + at + fault.hold_seconds)
+        with self._fault_errors(fault, "hold"):  # repeated actions and re-checks happen while held
+            await fault.hold(base + at + fault.hold_seconds)
         await self._revert(fault)
+
+    @contextlib.contextmanager
+    def _fault_errors(self, fault: Fault, step: str) -> Iterator[None]:
+        """Journal any failure of a fault's inject or hold (``fault.error``); a HarnessError becomes a
+        FaultError naming the fault, anything else propagates as is (the run ends as ``error``)."""
+        assert self.journal
+        try:
+            yield
+        except HarnessError as exc:
+            self.journal.write("fault.error", id=fault.id, kind=fault.kind, step=step, error=str(exc))
+            raise FaultError(f"{fault.id} ({fault.kind}) failed during {step}: {exc}") from exc
+        except Exception as exc:
+            self.journal.write("fault.error", id=fault.id, kind=fault.kind, step=step,
+                               error=f"{type(exc).__name__}: {exc}")
+            raise
 
     def _active_changed(self) -> None:
         assert self.timeline

@@ -109,6 +109,8 @@ def reference_points(events: list[dict[str, Any]]) -> dict[str, float]:
     return refs
 
 
+DIED = "the run's process died (no run.stopping in the journal)"
+
 # an abort or interrupt in this phase cuts these windows short
 _CUT_BY_PHASE = {
     "": ("baseline", "fault", "recovery", "whole"),
@@ -123,6 +125,9 @@ _CUT_BY_PHASE = {
 def cut_short(events: list[dict[str, Any]]) -> tuple[tuple[str, ...], str]:
     """Windows an abort or interrupt cut short, and why (from the ``run.aborted`` event)."""
     ev = next((e for e in events if e.get("type") == "run.aborted"), None)
+    if ev is None and events and not any(e.get("type") == "run.stopping" for e in events):
+        phases = [e for e in events if e.get("type") == "phase"]
+        ev = {"reason": DIED, "phase": phases[-1]["phase"] if phases else ""}
     if ev is None:
         return (), ""
     phase = str(ev.get("phase") or "")
@@ -184,6 +189,9 @@ def evaluate_folder(run_dir: Path, experiment: Any, extra: dict[str, Any] | None
             f["measurements"].update({"detection_seconds": r.detection, "sli_recovery_seconds": r.seconds,
                                       "recovery_note": r.reason})
         f["targets_hit"] = len(f["targets"])
+    died = bool(events) and not any(e.get("type") == "run.stopping" for e in events)
+    if died and "status" not in extra:
+        extra.update(status="interrupted", aborted_by=DIED)
     status = extra.pop("status", None) or _status(m.results, still)
     run = {
         "name": experiment.name,

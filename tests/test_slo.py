@@ -10,8 +10,8 @@ import pytest
 
 from harness.budget import error_budget
 from harness.histogram import Histogram
-from harness.sli import Threshold, parse_sli
-from harness.judge import Criterion, judge_all, measure
+from harness.judge import judge_all, measure
+from harness.sli import parse_sli
 from harness.slo import (
     SloInput,
     SloStatus,
@@ -172,3 +172,20 @@ def test_no_data_is_inconclusive_not_a_breach() -> None:
     assert not all_met(results)  # inconclusive fails the run unless the SLO says `inconclusive: pass`
 
 
+def test_error_budget_by_hand(timeline: Path) -> None:
+    b = error_budget(timeline, sla=0.99)
+    assert (b["source"], b["requests"], b["failures"]) == ("load", 3000, 210)
+    assert b["availability"] == pytest.approx(0.93)
+    assert b["budget_minutes"] == pytest.approx(432.0)  # 30 d x 1440 min x 1 %
+    # 7 % of 3,000 requests failed over 30 s of traffic = 2.1 bad seconds
+    assert b["bad_minutes"] == pytest.approx(2.1 / 60)
+    assert b["share_of_month_budget"] == pytest.approx(2.1 / 60 / 432)
+
+
+def test_error_budget_falls_back_to_probes_and_handles_empty() -> None:
+    lines = [line(t, req=0, probe=(1, 1)) for t in range(1000, 1060)]
+    b = error_budget(seconds(lines), sla=0.999, month_days=31)
+    assert b["source"] == "probes" and b["bad_minutes"] == pytest.approx(0.5)
+    assert b["budget_minutes"] == pytest.approx(31 * 1440 * 0.001)
+    empty = error_budget([], sla=0.99)
+    assert empty["source"] is None and empty["availability"] is None and empty["bad_minutes"] == 0.0

@@ -21,8 +21,13 @@ slos:
 """
 
 
+NO_LOAD_SLO = """
+slos: [{name: recovery, sli: recovery_time, objective: "<= 60s"}]
+"""
+
+
 def _zone_experiment(fault_yaml: str, baseline: str = "3s", recovery: str = "6s", load: bool = True) -> str:
-    return (E2E_LOAD if load else "") + f"""
+    return (E2E_LOAD if load else NO_LOAD_SLO) + f"""
 steady_state: {{before: false, after: false}}
 timeline:
   baseline: {baseline}
