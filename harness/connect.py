@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import Refused
-from harness.faults.base import FaultEnv
+from harness.faults.base import FaultEnv, strip_passwords
 from harness.journal import Journal
 from probes.base import ProbeEnv
 
@@ -40,14 +40,22 @@ class Connection:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
-        """Everything but secrets, for the journal."""
+        """Everything but secrets, for the journal (passwords of DSNs in ``extra`` removed too)."""
         data = asdict(self)
         data.pop("postgres_dsn")
+        data["extra"] = strip_passwords(data["extra"])
         return data
 
     @classmethod
     def from_public(cls, data: dict[str, Any], postgres_dsn: str | None = None) -> Connection:
-        return cls(**{**data, "postgres_dsn": postgres_dsn})
+        """The journaled connection back (without secrets unless ``postgres_dsn`` is given)."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, "postgres_dsn": postgres_dsn})
+
+    def cluster(self) -> dict[str, Any]:
+        """What names the cluster a run acted on (a rollback must reach the same one)."""
+        keys = ("kind", "project", "region") + (("context",) if self.kind != "sandbox" else ())
+        return {k: getattr(self, k) for k in keys}
 
 
 def _sandbox_connection(endpoints_file: Path) -> Connection:

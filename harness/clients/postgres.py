@@ -113,7 +113,7 @@ class PostgresClient:
             return psycopg.connect(self.dsn, autocommit=True, connect_timeout=max(1, int(self.connect_timeout)),
                                    application_name=application_name or self.application_name, **options)
 
-    def query(self, text: str, params: Any = None, timeout: float | None = None) -> list[tuple[Any, ...]]:
+    def query(self, text: str | sql.Composed, params: Any = None, timeout: float | None = None) -> list[tuple[Any, ...]]:
         """Run one statement on a fresh connection (bounded by ``timeout`` seconds) and fetch its rows."""
         options = {"options": f"-c statement_timeout={int(timeout * 1000)}"} if timeout else {}
         with self.connect(**options) as conn, mapped("query"):
@@ -148,6 +148,19 @@ class PostgresClient:
         rows = self.query(
             f"SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE {CLIENT_BACKENDS}{where}", params)
         return [int(pid) for pid, ok in rows if ok]
+
+    def backend_values(self, column: str, spare: str | None = "harness-%") -> list[str]:
+        """The distinct non-empty values of ``application_name``, ``usename`` or ``datname`` among the
+        client backends (except those whose application_name matches ``spare``), sorted."""
+        if column not in ("application_name", "usename", "datname"):
+            raise ValueError(f"not a pg_stat_activity filter column: {column!r}")
+        where, params = "", []
+        if spare is not None:
+            where, params = " AND application_name NOT LIKE %s", [spare]
+        rows = self.query(sql.SQL("SELECT DISTINCT {c} FROM pg_stat_activity WHERE " + CLIENT_BACKENDS
+                                  + " AND {c} <> ''" + where + " ORDER BY 1").format(c=sql.Identifier(column)),
+                          params)
+        return [str(r[0]) for r in rows if r[0] is not None]
 
     def table_exists(self, table: str) -> bool:
         """Whether ``table`` (optionally ``schema.table``) exists."""

@@ -10,12 +10,54 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from harness.errors import PermanentFaultError, RevertFailed
 from harness.journal import Journal
+
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]+):[^@/\s]*@", re.IGNORECASE)
+_KEYWORD_PASSWORD = re.compile(r"\bpassword\s*=\s*(?:'(?:[^'\\]|\\.)*'|\S+)\s*", re.IGNORECASE)
+
+
+def strip_passwords(value: Any) -> Any:
+    """``value`` (a string, or dicts and lists of them) with every password of a URL
+    (``scheme://user:secret@host``) or keyword conninfo (``password=secret``) removed."""
+    if isinstance(value, str):
+        return _KEYWORD_PASSWORD.sub("", _URL_PASSWORD.sub(r"\1@", value)).strip()
+    if isinstance(value, dict):
+        return {k: strip_passwords(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strip_passwords(v) for v in value]
+    return value
+
+
+Record = dict[str, Any]
+
+
+class UndoFailed(RevertFailed, PermanentFaultError):
+    """Some undo records of one fault could not be reverted; ``still_injected`` names each with its error.
+
+    A RevertFailed (a human must act) and a PermanentFaultError (every record already went through the
+    retry policy)."""
+
+
+async def undo_each(records: list[Record], describe: Callable[[Record], str],
+                    action: Callable[[Record], Awaitable[None]]) -> None:
+    """Run ``action`` on every record, in order, whatever fails on the way; then raise one
+    UndoFailed naming each record that failed (``describe(record): error``)."""
+    failures = []
+    for rec in records:
+        try:
+            await action(rec)
+        except Exception as exc:  # noqa: BLE001 - every record is tried, every failure reported
+            failures.append(f"{describe(rec)}: {exc}")
+    if failures:
+        raise UndoFailed(failures)
 
 
 @dataclass
@@ -27,6 +69,9 @@ class FaultEnv:
     compute: Any = None  # harness.clients.compute.ComputeClient
     toxiproxy: Any = None  # harness.clients.toxiproxy.ToxiproxyClient
     postgres: dict[str, Any] = field(default_factory=dict)  # dsn, allowed_hosts
+    credentials: list[str] = field(default_factory=list)
+    """More connection strings with their secrets (DSNs, MongoDB URIs) a revert may log in with: the
+    run's own ``dsn``/``uri`` parameters, resolved from the environment. Never journaled."""
     project: str | None = None
     region: str | None = None
     rng: random.Random = field(default_factory=random.Random)
@@ -49,6 +94,15 @@ class FaultPlan:
     notes: list[str] = field(default_factory=list)
     blast: dict[str, Any] = field(default_factory=dict)
     refuse: str | None = None  # a reason to refuse the run (exit 2)
+
+    def empty(self, reason: str, allow: bool) -> FaultPlan:
+        """The fault would touch nothing: refuse (it would test nothing), or, with ``allow_empty``,
+        say so in a note. A refusal already given stays."""
+        if allow:
+            self.notes.append(f"{reason}; it runs anyway (allow_empty: true)")
+        elif self.refuse is None:
+            self.refuse = f"{reason} (the fault would test nothing; set allow_empty: true on the step to run it anyway)"
+        return self
 
 
 class Fault(ABC):
@@ -104,7 +158,9 @@ class Fault(ABC):
 
     # -- helpers -----------------------------------------------------------------------------------
     def record_undo(self, data: dict[str, Any]) -> None:
-        """Journal how to undo the next change, before making it."""
+        """Journal how to undo the next change, before making it. Passwords never reach the record
+        (a revert takes its credentials from the target, `harness rollback` too)."""
+        data = strip_passwords(data)
         self._undo.append(data)
         self.env.record("fault.undo", id=self.id, kind=self.kind, undo=data)
 

@@ -11,6 +11,7 @@ proxy fault kinds (`harness.faults.proxies`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from typing import Any
@@ -20,7 +21,7 @@ from harness.clients import postgres as pg
 from harness.errors import ClientError, PermanentFaultError
 from harness.retry import retry_transient
 
-from .base import Fault, FaultEnv, FaultPlan, register
+from .base import Fault, FaultEnv, FaultPlan, register, undo_each
 from .params_databases import MIN_RESERVE
 
 HELD_NOTE = "connections held by the harness process close when it exits; undo also terminates them by application_name"
@@ -36,11 +37,23 @@ async def _pg(env: FaultEnv, what: str, fn: Any, *args: Any, **kwargs: Any) -> A
 
 
 def _undo_dsn(rec: dict[str, Any], env: FaultEnv) -> str:
-    """The DSN to undo with: the target's (it has the password) when it names the same server."""
-    target = env.postgres.get("dsn")
-    if target and pg.same_server(pg.with_dbname(target, pg.dsn_parts(rec["dsn"]).get("dbname")), rec["dsn"]):
-        return str(pg.with_dbname(target, pg.dsn_parts(rec["dsn"]).get("dbname")))
+    """The DSN to undo with: the journaled one has no password, so the first of the target's DSN and
+    ``env.credentials`` that names the same server and user (on the record's database) wins."""
+    dbname = pg.dsn_parts(rec["dsn"]).get("dbname")
+    for candidate in [env.postgres.get("dsn"), *env.credentials]:
+        try:
+            dsn = pg.with_dbname(candidate, dbname) if candidate else None
+            if dsn and pg.same_server(dsn, rec["dsn"]):
+                return str(dsn)
+        except ValueError:
+            continue  # not a PostgreSQL DSN (a MongoDB URI)
     return str(rec["dsn"])
+
+
+def _undo_uri(rec: dict[str, Any], env: FaultEnv) -> str:
+    """The MongoDB URI to undo with: the first of ``env.credentials`` that is the journaled (password-
+    less) URI with its password, else the journaled one."""
+    return next((c for c in env.credentials if c != rec["uri"] and mongo.redact_uri(c) == rec["uri"]), rec["uri"])
 
 
 class PgFault(Fault):
@@ -89,16 +102,19 @@ class PgFault(Fault):
 
     async def revert(self) -> None:
         await self.release()
-        await super().revert()
+        own = [str(self.dsn)] if self.dsn else []  # its own DSN has the password the record lacks
+        await type(self).undo(self._undo, dataclasses.replace(self.env, credentials=[*own, *self.env.credentials]))
 
     @classmethod
     async def undo(cls, records: list[dict[str, Any]], env: FaultEnv) -> None:
-        for rec in reversed(records):
-            if not rec.get("application_name"):
-                continue
+        async def terminate(rec: dict[str, Any]) -> None:
             client = pg.PostgresClient(_undo_dsn(rec, env), application_name="harness-undo")
             await _pg(env, f"terminate {rec['application_name']}", client.terminate_backends,
                       application_name=pg.like_escape(rec["application_name"]))
+
+        held = [rec for rec in reversed(records) if rec.get("application_name")]
+        await undo_each(held, lambda rec: f"terminate the sessions {rec['application_name']} on {rec.get('dsn')}",
+                        terminate)
 
 
 @register
@@ -122,12 +138,22 @@ class PgConnectionExhaustion(PgFault):
             return n, (f"{self.kind}: holding {n} would leave fewer than {p.reserve} of "
                        f"{s['max_connections']} connections free ({s['backends']} in use)")
         if n <= 0:
-            return 0, f"{self.kind}: nothing to hold: {s['backends']} of {s['max_connections']} already in use"
+            return 0, (f"{self.kind}: nothing to hold: {s['backends']} of {s['max_connections']} connections are "
+                       f"in use and {p.reserve} must stay free")
         return n, None
+
+    def _nothing_to_hold(self, s: dict[str, int]) -> bool:
+        """The server has no slot to take (an empty fault, not an unsafe one)."""
+        p = self.params
+        return p.hold is None and p.reserve >= MIN_RESERVE and s["max_connections"] - p.reserve - s["backends"] <= 0
 
     async def plan_more(self, plan: FaultPlan) -> None:
         s = await _pg(self.env, "read settings", self.client().settings)
-        n, plan.refuse = self._count(s)
+        n, refusal = self._count(s)
+        if refusal and self._nothing_to_hold(s):
+            plan.empty(refusal, self.allow_empty)
+        else:
+            plan.refuse = refusal
         plan.blast = {"connections": n, "max_connections": s["max_connections"], "in_use": s["backends"],
                       "reserve": self.params.reserve}
         plan.notes.append(f"holds {n} connections ({s['backends']} in use of {s['max_connections']}, "
@@ -138,7 +164,7 @@ class PgConnectionExhaustion(PgFault):
         p, client = self.params, self.client()
         s = await _pg(self.env, "read settings", client.settings)
         n, refusal = self._count(s)
-        if refusal:
+        if refusal and not (self.allow_empty and self._nothing_to_hold(s)):
             raise PermanentFaultError(refusal)
         self.record_held()
         self.held = pg.HeldConnections(client, self.app)
@@ -204,6 +230,18 @@ class PgTerminateBackends(PgFault):
         repeat = f", every {p.every:g}s for {p.duration:g}s" if p.every else ""
         plan.notes.append(f"terminates the sessions matching {what} ({n} now){repeat}")
         plan.blast = {"sessions": n}
+        if n == 0:
+            plan.empty(await self._no_match(what), self.allow_empty)
+
+    async def _no_match(self, what: str) -> str:
+        """Why no session matches, with the values each filter's column has now."""
+        reason = f"{self.kind}: no session matches {what}"
+        columns = {"application_name": "application_name", "user": "usename", "database": "datname"}
+        for key, value in self._filters().items():
+            if value is not None:
+                values = await _pg(self.env, f"list {key} values", self.client().backend_values, columns[key])
+                reason += f"; {key} values now: {', '.join(values) or 'none'}"
+        return reason
 
     async def inject(self) -> None:
         if not self._undo:
@@ -312,20 +350,18 @@ class MongoStepdown(Fault):
         self.env.record("fault.action", id=self.id, kind=self.kind, action="stepped_down", member=primary)
 
     async def revert(self) -> None:
-        await self._unfreeze(self._undo, self.params.uri)
+        await self.undo(self._undo, dataclasses.replace(self.env, credentials=[self.params.uri, *self.env.credentials]))
 
     @classmethod
     async def undo(cls, records: list[dict[str, Any]], env: FaultEnv) -> None:
-        await cls._unfreeze(records, None)
-
-    @staticmethod
-    async def _unfreeze(records: list[dict[str, Any]], uri: str | None) -> None:
-        for rec in records:
-            if not rec.get("unfreeze") or time.time() >= float(rec["until"]):
-                continue
+        async def unfreeze(rec: dict[str, Any]) -> None:
+            admin = mongo.MongoAdmin(_undo_uri(rec, env), float(rec.get("timeout", 5)))
             try:
-                await asyncio.to_thread(mongo.MongoAdmin(uri or rec["uri"], float(rec.get("timeout", 5))).freeze, rec["member"], 0)
+                await asyncio.to_thread(admin.freeze, rec["member"], 0)
             except ClientError as exc:
                 until = time.strftime("%H:%M:%S", time.localtime(float(rec["until"])))
-                raise PermanentFaultError(f"could not unfreeze {rec['member']} ({exc}); it becomes electable "
-                                          f"by itself at {until}, or run replSetFreeze 0 on it") from None
+                raise PermanentFaultError(f"{exc}; it becomes electable by itself at {until}, "
+                                          "or run replSetFreeze 0 on it") from None
+
+        due = [rec for rec in records if rec.get("unfreeze") and time.time() < float(rec["until"])]
+        await undo_each(due, lambda rec: f"unfreeze {rec['member']}", unfreeze)

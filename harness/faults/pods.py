@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from typing import Any
 
 from harness.clients.kube import pod_is_ready
+from harness.errors import PermanentClientError
 from harness.retry import retry_transient
 
-from .base import Fault, FaultEnv, FaultPlan, register
+from .base import Fault, FaultEnv, FaultPlan, register, undo_each
 
 
 async def _kube(env: FaultEnv, what: str, fn: Any, *args: Any) -> Any:
@@ -38,11 +40,24 @@ class PodKill(Fault):
         pods = await _kube(self.env, "list pods", self.env.kube.list_pods, p.namespace, p.selector)
         return [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
 
+    async def _no_match(self) -> str:
+        """Why nothing matches, with the values the selector's labels have in the namespace."""
+        p = self.params
+        everyone = await _kube(self.env, "list pods", self.env.kube.list_pods, p.namespace, None)
+        live = [pod for pod in everyone if not pod["metadata"].get("deletionTimestamp")]
+        reason = f"{self.kind}: no pods match {p.selector!r} in namespace {p.namespace}"
+        if not live:
+            return f"{reason}; the namespace has no running pods"
+        for key in _selector_keys(p.selector):
+            values = sorted({str(v) for pod in live if (v := (pod["metadata"].get("labels") or {}).get(key)) is not None})
+            reason += f"; {key}= values there: {', '.join(values)}" if values else f"; no pod there has a {key} label"
+        return reason
+
     async def plan(self) -> FaultPlan:
         p = self.params
         pods = await self._candidates()
         if not pods:
-            return FaultPlan([], refuse=f"pod-kill: no pods match {p.selector!r} in namespace {p.namespace!r}")
+            return FaultPlan([], blast={"pods": 0}).empty(await self._no_match(), self.allow_empty)
         k = self._how_many(len(pods))
         share = k / len(pods)
         names = [f"{p.namespace}/{pod['metadata']['name']}" for pod in pods]
@@ -69,6 +84,9 @@ class PodKill(Fault):
     async def inject(self) -> None:
         p = self.params
         victims = self._choose(await self._candidates())
+        if not victims:  # allow_empty, or the pods went away since the plan
+            self.env.record("fault.action", id=self.id, kind=self.kind, action="killed", pods=[])
+            return
         names = [pod["metadata"]["name"] for pod in victims]
         self.record_undo({"namespace": p.namespace, "killed": names, "note": "replaced by their controller"})
         for name in names:
@@ -85,7 +103,12 @@ class DeploymentScale(Fault):
 
     async def plan(self) -> FaultPlan:
         p = self.params
-        current = await _kube(self.env, "get scale", self.env.kube.get_scale, p.namespace, p.name)
+        try:
+            current = await _kube(self.env, "get scale", self.env.kube.get_scale, p.namespace, p.name)
+        except PermanentClientError as exc:
+            if exc.status != 404:
+                raise
+            return FaultPlan([], refuse=f"{self.kind}: no deployment {p.name!r} in namespace {p.namespace}")
         lost = max(0, current - p.replicas)
         share = lost / current if current else 0.0
         plan = FaultPlan(
@@ -93,7 +116,10 @@ class DeploymentScale(Fault):
             notes=[f"scales {p.namespace}/{p.name} from {current} to {p.replicas} for {p.duration:g}s"],
             blast={"pods": lost, "of": current, "fraction": round(share, 3)},
         )
-        if share > self.env.max_pods_fraction:
+        if lost == 0:
+            plan.empty(f"{self.kind}: {p.namespace}/{p.name} has {current} replica(s); scaling it to {p.replicas} "
+                       "removes no pod", self.allow_empty)
+        elif share > self.env.max_pods_fraction:
             plan.refuse = (
                 f"deployment-scale removes {lost} of {current} pods ({share:.0%}), beyond "
                 f"safety.max_pods_fraction {self.env.max_pods_fraction:.0%}"
@@ -109,5 +135,17 @@ class DeploymentScale(Fault):
 
     @classmethod
     async def undo(cls, records: list[dict[str, Any]], env: FaultEnv) -> None:
-        for rec in reversed(records):
+        async def restore(rec: dict[str, Any]) -> None:
             await _kube(env, "restore scale", env.kube.set_scale, rec["namespace"], rec["name"], rec["replicas"])
+
+        await undo_each(list(reversed(records)), _describe_scale, restore)
+
+
+def _describe_scale(rec: dict[str, Any]) -> str:
+    return f"scale {rec.get('namespace')}/{rec.get('name')} back to {rec.get('replicas')}"
+
+
+def _selector_keys(selector: str) -> list[str]:
+    """The label keys a selector names (``app=x,tier in (a,b),!canary`` -> app, tier, canary)."""
+    keys = re.findall(r"(?:^|,)\s*!?([A-Za-z0-9_./-]+)", re.sub(r"\([^)]*\)", "", selector))
+    return list(dict.fromkeys(keys))

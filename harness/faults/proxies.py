@@ -16,7 +16,7 @@ from typing import Any
 from harness.errors import PermanentFaultError
 from harness.retry import retry_transient
 
-from .base import Fault, FaultEnv, FaultPlan, register
+from .base import Fault, FaultEnv, FaultPlan, register, undo_each
 
 ToxicSpec = tuple[str, str, dict[str, Any], float]  # type, stream, attributes, toxicity
 
@@ -65,7 +65,10 @@ class ProxyFault(Fault):
         if p.proxy not in proxies:
             plan.refuse = f"{self.kind}: no proxy named {p.proxy!r} (proxies: {', '.join(sorted(proxies)) or 'none'})"
         elif not proxies[p.proxy].get("enabled", True):
-            plan.notes.append(f"proxy {p.proxy!r} is already disabled")
+            # not refused as empty: the dependency is down for the whole window either way (a run on it
+            # fails its baseline rather than passing untested); the revert leaves it disabled
+            plan.notes.append(f"proxy {p.proxy!r} is already disabled"
+                              + ("; this fault changes nothing and will not re-enable it" if self.disables() else ""))
         return plan
 
     async def inject(self) -> None:
@@ -99,14 +102,26 @@ class ProxyFault(Fault):
 
     @classmethod
     async def undo(cls, records: list[dict[str, Any]], env: FaultEnv) -> None:
-        if records and env.toxiproxy is None:
-            raise PermanentFaultError("cannot revert proxy faults: the target has no Toxiproxy URL")
-        for rec in reversed(records):
+        """Remove every journaled toxic and re-enable every journaled proxy, newest first; a record
+        that fails does not stop the others, and the error names each one that failed."""
+
+        async def one(rec: dict[str, Any]) -> None:
+            if env.toxiproxy is None:
+                raise PermanentFaultError("the target has no Toxiproxy URL")
             if rec.get("toxic"):
-                await _toxi(env, f"remove toxic {rec['toxic']}", env.toxiproxy.remove_toxic,
-                            rec["proxy"], rec["toxic"])
+                await _toxi(env, f"remove toxic {rec['toxic']}", env.toxiproxy.remove_toxic, rec["proxy"], rec["toxic"])
             elif rec.get("enable"):
                 await _toxi(env, f"enable proxy {rec['proxy']}", env.toxiproxy.set_enabled, rec["proxy"], True)
+            else:
+                raise PermanentFaultError(f"unknown undo record {rec!r}")
+
+        await undo_each(list(reversed(records)), _describe, one)
+
+
+def _describe(rec: dict[str, Any]) -> str:
+    if rec.get("toxic"):
+        return f"remove toxic {rec['toxic']} from proxy {rec.get('proxy')!r}"
+    return f"enable proxy {rec.get('proxy')!r}" if rec.get("enable") else f"undo {rec!r}"
 
 
 class LatencyFault(ProxyFault):

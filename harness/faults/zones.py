@@ -52,7 +52,7 @@ class ZoneFault(Fault):
         plan = FaultPlan(targets=targets, notes=[head, *impact.notes(deadline)], blast=impact.blast())
         self.measurements["predicted"] = impact.blast()
         if not impact.nodes:
-            plan.refuse = f"{self.kind}: no Kubernetes node is labelled with zone {self.params.zone}"
+            plan.empty(f"{self.kind}: no Kubernetes node is labelled with zone {self.params.zone}", self.allow_empty)
         elif self.env.require_capacity and impact.capacity_refusal():
             plan.refuse = impact.capacity_refusal()
         return plan
@@ -104,7 +104,22 @@ class ZoneDrain(ZoneFault):
         impact = await self._impact()
         head = (f"cordons {len(impact.nodes)} node(s) of {p.zone} and evicts their pods, {p.parallelism} node(s) "
                 f"at a time, retrying refused evictions for up to {p.eviction_deadline:g}s")
-        return self._plan_from(impact, [f"node/{n}" for n in impact.nodes], head)
+        plan = self._plan_from(impact, [f"node/{n}" for n in impact.nodes], head)
+        if impact.nodes and not impact.pods:
+            plan.empty(await self._nothing_to_evict(impact.nodes), self.allow_empty)
+        return plan
+
+    async def _nothing_to_evict(self, nodes: list[str]) -> str:
+        """Why the drain would evict nothing, naming cordoned nodes (what an interrupted drain leaves)."""
+        p = self.params
+        live = await zone_nodes(self.env, p.zone)
+        cordoned = sorted(n["metadata"]["name"] for n in live if n["spec"].get("unschedulable"))
+        reason = (f"{self.kind}: no pod to evict on the {len(nodes)} node(s) of {p.zone} "
+                  f"(namespaces: {', '.join(p.namespaces())})")
+        if cordoned:
+            reason += (f"; {len(cordoned)} of them already cordoned ({', '.join(cordoned)}): an earlier drain may "
+                       "not have been reverted (`harness rollback` its run, or uncordon them)")
+        return reason
 
     async def inject(self) -> None:
         nodes = await zone_nodes(self.env, self.params.zone)
@@ -213,8 +228,11 @@ class ZoneOutage(ZoneFault):
                 "network": f"tags {len(vms)} VM(s) of {p.zone} (matched by {p.match}) and denies their "
                            f"{p.direction} traffic with firewall rules"}[p.mode]
         plan = self._plan_from(impact, [f"vm/{p.zone}/{vm.name}" for vm in vms], head)
-        if not vms and not plan.refuse:
-            plan.refuse = f"{self.kind}: no VM of {p.zone} matches (match: {p.match})"
+        if not vms:
+            plan.empty(f"{self.kind}: no VM of {p.zone} matches (match: {p.match})", self.allow_empty)
+        elif p.mode == "stop-instances" and all(vm.status in STOPPED_STATES for vm in vms):
+            plan.empty(f"{self.kind}: every matched VM of {p.zone} is already stopped "
+                       f"({', '.join(f'{vm.name} {vm.status}' for vm in vms)})", self.allow_empty)
         return plan
 
     async def inject(self) -> None:

@@ -8,11 +8,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from harness.errors import PermanentClientError, RevertFailed, TransientClientError
+from harness.errors import PermanentClientError, TransientClientError
 from harness.retry import retry_transient
 from harness.selectors import parse_label_selector
 
-from .base import FaultEnv
+from .base import FaultEnv, UndoFailed
 
 Obj = dict[str, Any]
 ZONE_LABEL = "topology.kubernetes.io/zone"
@@ -134,7 +134,7 @@ UNDO_ACTIONS: dict[str, Callable[[FaultEnv, Obj], Awaitable[None]]] = {
 
 async def undo_records(records: list[Obj], env: FaultEnv) -> None:
     """Replay journaled undo records (idempotent); every record is tried, failures are raised together."""
-    failures: list[str] = []
+    failures = [f"unknown undo record {r!r}" for r in records if r.get("action") not in UNDO_ACTIONS]
     for action, fn in UNDO_ACTIONS.items():
         todo = [r for r in records if r.get("action") == action]
         results = await asyncio.gather(*(fn(env, r) for r in todo), return_exceptions=True)
@@ -143,7 +143,7 @@ async def undo_records(records: list[Obj], env: FaultEnv) -> None:
                 what = rec.get("node") or rec.get("instance") or rec.get("firewall")
                 failures.append(f"{action} {what}: {res}")
     if failures:
-        raise RevertFailed(failures)
+        raise UndoFailed(failures)
 
 
 # -- the recovery watch ------------------------------------------------------------------------------
