@@ -131,7 +131,8 @@ def _run_one(loaded: Any, reports: Path, seed: int | None) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     from harness.rollback import rollback
 
-    reverted = asyncio.run(rollback(Path(args.run_dir)))
+    targets = Path(args.targets) if args.targets else None
+    reverted = asyncio.run(rollback(Path(args.run_dir), targets_path=targets, target=args.target))
     if not reverted:
         print("nothing to revert: every injected fault was reverted")
     for item in reverted:
@@ -185,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(fn=cmd_run)
     rb = sub.add_parser("rollback", help="revert whatever a run injected and did not revert")
     rb.add_argument("run_dir")
+    rb.add_argument("--targets", default=None,
+                    help="targets.yaml to take the target's credentials from, ${env:NAME} read from the environment "
+                         "(default ./targets.yaml, else experiments/targets.yaml)")
+    rb.add_argument("--target", default=None, help="target name (default: the one the run journaled)")
     rb.set_defaults(fn=cmd_rollback)
     rp = sub.add_parser("report", help="rebuild a run folder's run.json and summary.md from its journal")
     rp.add_argument("run_dir")
