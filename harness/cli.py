@@ -15,6 +15,19 @@ from harness.errors import HarnessError, InvalidExperiment, Refused, RevertFaile
 
 EXIT_OK, EXIT_SLO, EXIT_INVALID, EXIT_ABORTED, EXIT_REVERT = 0, 1, 2, 3, 4
 
+USER_HELP = """Prove the shop survives failure: run YAML experiments that break things (pods, zones, databases,
+partners) under Locust load, judge SLOs on what shoppers saw, and always revert.
+
+  harness sandbox up                        start the local simulated GKE (no cloud account needed)
+  harness validate experiments/             check experiment files; touches nothing
+  harness plan experiments/X.yaml           show what would be hit, when, and what each SLO needs
+  harness run experiments/X.yaml            run it; one folder in reports/ with summary.md
+  harness rollback reports/<run>            after a crash: revert what is still injected"""
+
+EXIT_HELP = """exit codes: 0 every SLO met · 1 an SLO breached or inconclusive · 2 invalid input or refused,
+nothing injected · 3 aborted, interrupted or a harness error, every fault reverted · 4 a revert failed:
+something is still injected and the message says what"""
+
 
 def _err(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
@@ -51,7 +64,28 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 def _load(path: str, target: str | None) -> Any:
     from harness.spec import load_experiment
 
+    if target is not None:
+        _check_target_flag(Path(path), target)
     return load_experiment(Path(path), target_override=target)
+
+
+def _check_target_flag(path: Path, target: str) -> None:
+    """A bad ``--target`` is blamed on the flag, not on the experiment's `target:` line."""
+    import yaml
+
+    from harness.errors import Problem
+    from harness.spec import default_targets_path
+    from harness.spec_kinds import did_you_mean
+
+    tpath = default_targets_path(path)
+    names = ["sandbox"]
+    if tpath.is_file():
+        data = yaml.safe_load(tpath.read_text(encoding="utf-8")) or {}
+        names = [str(k) for k in (data.get("targets") or {})] if isinstance(data, dict) else []
+    if target not in names:
+        hint = did_you_mean(target, names) or f"targets: {', '.join(names)}"
+        where = tpath if tpath.is_file() else "the built-in targets"
+        raise InvalidExperiment([Problem("--target", None, "", f"unknown target `{target}` (not in {where})", hint)])
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -66,7 +100,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 _err(str(problem))
         else:
             print(f"{path}: ok")
+            _warn_samples(path)
     return EXIT_INVALID if bad else EXIT_OK
+
+
+def _warn_samples(path: Path) -> None:
+    from harness import schedule
+    from harness.spec import load_experiment
+
+    for text in schedule.warnings(load_experiment(path).experiment):
+        _err(f"{path}: warning: {text}")
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -86,7 +129,11 @@ async def _plan(loaded: Any) -> tuple[Any, Any]:
 def cmd_plan(args: argparse.Namespace) -> int:
     loaded = _load(args.experiment, args.target)
     _, plan = asyncio.run(_plan(loaded))
-    print(f"plan for {loaded.experiment.name} on target {loaded.experiment.target}:")
+    from harness import schedule
+
+    print(f"plan for {loaded.experiment.name} on target {loaded.target.name or loaded.experiment.target}:")
+    print("\n".join(schedule.describe(loaded.experiment)))
+    print("targets:")
     print(plan.describe())
     if plan.refusals:
         for reason in plan.refusals:
@@ -101,8 +148,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         return max(codes)
     loaded_all = [_load(p, args.target) for p in args.experiments]  # validate all before running any
     worst = EXIT_OK
-    for loaded in loaded_all:
+    for i, loaded in enumerate(loaded_all):
         worst = max(worst, _run_one(loaded, Path(args.reports), args.seed))
+        if worst == EXIT_REVERT and i + 1 < len(loaded_all):
+            rest = ", ".join(str(x.path) for x in loaded_all[i + 1:])
+            _err(f"not running {rest}: a revert failed, the site is not whole (exit 4)")
+            break
     return worst
 
 
@@ -117,9 +168,19 @@ def _run_one(loaded: Any, reports: Path, seed: int | None) -> int:
     print(f"{result['name']}: {result['status'].upper()} (exit {result['exit_code']})")
     if result.get("aborted_by"):
         print(f"  aborted: {result['aborted_by']}")
+    marks = {"pass": "ok  ", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "skipped": "skip", "not_judged": "not judged"}
     for slo in result.get("slos", []):
-        mark = {True: "ok  ", False: "FAIL", None: "n/a "}[slo.get("passed")]
+        mark = marks.get(str(slo.get("status")), str(slo.get("status")))
         print(f"  {mark} {slo['name']}: {slo['sli']} {slo['objective']} ({slo['window']}) measured {slo['display']}")
+        if slo.get("status") in ("inconclusive", "not_judged", "fail"):
+            print(f"       {slo.get('detail')}")
+    rec = result.get("recovery") or {}
+    if rec:
+        det, sec = rec.get("detection_seconds"), rec.get("recovery_seconds")
+        print(f"  detection {'n/a' if det is None else f'{det:.1f} s'}, "
+              f"recovery {'n/a' if sec is None else f'{sec:.1f} s'} ({rec.get('reason')})")
+    if result.get("error"):
+        _err(f"  harness error: {result['error']} (traceback in {result['run_dir']}/error.txt)")
     if result.get("still_injected"):
         _err("STILL INJECTED — a human must act:")
         for item in result["still_injected"]:
@@ -150,8 +211,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise HarnessError(f"{run_dir} is not a run folder (no events.jsonl)")
     loaded = load_experiment(run_dir / "experiment.yaml", targets_path=Path(args.targets) if args.targets else None)
     previous = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
-    keep = {k: previous[k] for k in ("aborted_by", "load", "steady_state_after") if k in previous}
-    if previous.get("status") in ("aborted", "refused"):
+    keep = {k: previous[k] for k in ("aborted_by", "load", "steady_state_after", "error") if k in previous}
+    if previous.get("status") in ("aborted", "refused", "interrupted", "error"):
         keep["status"] = previous["status"]
     run = evaluate_folder(run_dir, loaded.experiment, keep)
     write_outputs(run_dir, run, loaded.redact)
@@ -160,7 +221,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="harness", description=__doc__,
+    p = argparse.ArgumentParser(prog="harness", description=USER_HELP, epilog=EXIT_HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     sb = sub.add_parser("sandbox", help="start, stop or check the local simulated GKE")
@@ -219,12 +280,23 @@ def main(argv: list[str] | None = None) -> int:
         code = EXIT_ABORTED
     except KeyboardInterrupt:
         code = EXIT_ABORTED
-    except Exception as exc:  # noqa: BLE001 - sandbox errors and the like: a message, not a trace
-        if type(exc).__name__ != "SandboxError":
-            raise
+    except _sandbox_error() as exc:
         _err(f"sandbox: {exc}")
         code = EXIT_INVALID
     return code
+
+
+def _sandbox_error() -> type[Exception]:
+    """The sandbox's error class, caught by class (the sandbox is imported only when installed)."""
+    try:
+        from harness.sandbox.manage import SandboxError
+    except ImportError:  # pragma: no cover - the sandbox extra is not installed
+        return _Never
+    return SandboxError
+
+
+class _Never(Exception):
+    """Stands for an exception class that cannot be raised."""
 
 
 def entry() -> None:
