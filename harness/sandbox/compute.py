@@ -86,7 +86,7 @@ class ComputeApi:
         app.add_routes(self._routes())
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", ctx.ports["compute"]).start()
+        await web.SockSite(self._runner, ctx.listener("compute")).start()
 
     async def stop(self) -> None:
         """Cancel pending transitions and close the server."""

@@ -16,15 +16,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .config import SandboxConfig
+from .ports import Listeners, bind, free_port
 from .store import Store
 from .truth import Truth
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def claim_pod_network(cidr: str) -> tuple[str, int | None]:
@@ -124,10 +118,17 @@ class Context:
     api_faults: dict[str, Any] = field(default_factory=dict)
     components: dict[str, Any] = field(default_factory=dict)
     network_lock: int | None = None  # the flock'd fd that reserves this sandbox's pod network
+    listeners: Listeners = field(default_factory=Listeners)  # bound sockets no server has taken yet
 
     @property
     def host(self) -> str:
         return "127.0.0.1"
+
+    def listener(self, port_name: str, *, shared: bool = False) -> socket.socket:
+        """The bound socket a server serves ``port_name`` on, now the caller's: the one bound by
+        `new_context`, else (a server started again) a new one bound to the same port."""
+        sock = self.listeners.take(port_name)
+        return sock or bind(self.host, self.ports[port_name], reuse_addr=True, shared=shared)
 
     def url(self, port_name: str) -> str:
         return f"http://127.0.0.1:{self.ports[port_name]}"
@@ -140,10 +141,14 @@ class Context:
         return vm.zone if vm else None
 
 
-PORT_NAMES = (
-    "kubernetes", "compute", "ingress", "toxiproxy", "postgres", "pg_proxy",
-    "partner", "partner_proxy", "prometheus", "admin",
-)
+#: Ports of the sandbox's own servers: `new_context` binds them, each server is handed its socket.
+BOUND_PORTS = ("kubernetes", "compute", "ingress", "toxiproxy", "partner", "admin")
+#: Listeners of the fault proxy: bound like the others, shared so a disabled proxy keeps its port.
+PROXY_PORTS = ("pg_proxy", "partner_proxy")
+#: Ports of external programs that bind by themselves: a first guess, which their component replaces
+#: when the start finds it taken (`ports.start_on_free_port`).
+GUESSED_PORTS = ("postgres", "prometheus")
+PORT_NAMES = BOUND_PORTS + PROXY_PORTS + GUESSED_PORTS
 
 
 def node_name(config: SandboxConfig, zone_suffix: str, index: int) -> str:
@@ -178,15 +183,20 @@ def make_vms(config: SandboxConfig) -> dict[str, Vm]:
 
 
 def new_context(config: SandboxConfig, directory: Path, store: Store | None = None) -> Context:
-    """A context with ports allocated and VMs made, before any component starts."""
+    """A context with its listening sockets bound and VMs made, before any component starts."""
     directory.mkdir(parents=True, exist_ok=True)
+    listeners = Listeners()
+    ports = {name: listeners.bind(name) for name in BOUND_PORTS}
+    ports.update({name: listeners.bind(name, shared=True) for name in PROXY_PORTS})
+    ports.update({name: free_port() for name in GUESSED_PORTS})
     ctx = Context(
         config=config,
         dir=directory,
         store=store or Store(),
         truth=Truth(directory / "truth.jsonl"),
-        ports={name: free_port() for name in PORT_NAMES},
+        ports=ports,
         vms=make_vms(config),
+        listeners=listeners,
     )
     network, ctx.network_lock = claim_pod_network(config.pod_network)
     ctx.pod_ips = IpAllocator(network, config.pod_port)

@@ -131,7 +131,7 @@ class Daemon:
         app.router.add_post("/shutdown", self._shutdown)
         self._admin = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._admin.setup()
-        await web.TCPSite(self._admin, "127.0.0.1", self.ctx.ports["admin"]).start()
+        await web.SockSite(self._admin, self.ctx.listener("admin")).start()
 
     def health(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -165,6 +165,7 @@ class Daemon:
                 log.exception("stopping %s failed", getattr(comp, "name", comp))
         if self._admin:
             await self._admin.cleanup()
+        self.ctx.listeners.close()
         self.ctx.truth.close()
 
 

@@ -98,7 +98,8 @@ class Ingress:
         self._port = ctx.ports["ingress"]
         self._runner = web.ServerRunner(web.Server(self._handle), access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self._port, reuse_address=True, backlog=1024).start()
+        sock = ctx.listener("ingress")
+        await web.SockSite(self._runner, sock, backlog=1024).start()
         ctx.endpoints.setdefault("ingress", f"http://127.0.0.1:{self._port}")
 
     async def stop(self) -> None:

@@ -231,9 +231,9 @@ class KubeApi:
         self._runner = web.AppRunner(self._app(self._state), access_log=None, handler_cancellation=True,
                                      shutdown_timeout=2.0)
         await self._runner.setup()
-        port = ctx.ports["kubernetes"]
-        await web.TCPSite(self._runner, self._host, port).start()
-        self.url = f"http://{self._host}:{port}"
+        sock = ctx.listener("kubernetes")
+        await web.SockSite(self._runner, sock).start()
+        self.url = f"http://{self._host}:{ctx.ports['kubernetes']}"
 
     async def stop(self) -> None:
         """End open watches and stop serving."""

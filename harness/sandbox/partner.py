@@ -1,6 +1,7 @@
 """The external payment partner: a tiny HTTP server in its own process.
 
-``python -m harness.sandbox.partner --port P --latency-ms X`` serves ``POST /pay`` (answers
+``python -m harness.sandbox.partner --port P --latency-ms X`` (or ``--fd N``: serve on an inherited,
+already bound socket, as the `Partner` component starts it) serves ``POST /pay`` (answers
 ``{"status": "approved", "id": ...}`` after X ms) and ``GET /health``. The `Partner` component starts
 and stops that process; the shop reaches it through the fault proxy (``partner_proxy`` port).
 """
@@ -11,6 +12,7 @@ import argparse
 import asyncio
 import os
 import signal
+import socket
 import sys
 import time
 import uuid
@@ -46,11 +48,14 @@ def build_app(latency_ms: float) -> web.Application:
     return app
 
 
-async def serve(port: int, latency_ms: float, host: str = "127.0.0.1") -> None:
-    """Run the partner until SIGTERM/SIGINT."""
+async def serve(port: int, latency_ms: float, host: str = "127.0.0.1", fd: int | None = None) -> None:
+    """Run the partner until SIGTERM/SIGINT, on socket ``fd`` when given, else on ``host:port``."""
     runner = web.AppRunner(build_app(latency_ms), access_log=None, shutdown_timeout=2.0)
     await runner.setup()
-    await web.TCPSite(runner, host, port, reuse_address=True).start()
+    if fd is not None:
+        await web.SockSite(runner, socket.socket(fileno=fd)).start()
+    else:
+        await web.TCPSite(runner, host, port, reuse_address=True).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -95,17 +100,21 @@ class Partner:
         self._url = ""
 
     async def start(self, ctx: Context) -> None:
-        """Spawn the partner process and wait until ``/health`` answers."""
+        """Spawn the partner process on the sandbox's bound socket and wait until ``/health`` answers.
+        The child gets the socket itself (``pass_fds``); our copy is closed, so the port closes with it."""
         port = ctx.ports["partner"]
+        sock = ctx.listener("partner")
         log = open(ctx.dir / "partner.log", "ab")  # noqa: SIM115 - handed to the child
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "harness.sandbox.partner", "--port", str(port),
-                "--latency-ms", str(ctx.config.partner_latency_ms),
+                "--fd", str(sock.fileno()), "--latency-ms", str(ctx.config.partner_latency_ms),
                 stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL, env=child_env(),
+                pass_fds=(sock.fileno(),),
             )
         finally:
             log.close()
+            sock.close()
         self._url = f"http://127.0.0.1:{port}"
         try:
             await wait_http_ok("127.0.0.1", port, "/health", time.monotonic() + START_DEADLINE)
@@ -137,9 +146,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Sandbox payment partner")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--fd", type=int, default=None, help="serve on this inherited, bound socket")
     parser.add_argument("--latency-ms", type=float, default=30.0)
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.port, args.latency_ms, args.host))
+    asyncio.run(serve(args.port, args.latency_ms, args.host, args.fd))
 
 
 if __name__ == "__main__":

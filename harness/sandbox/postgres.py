@@ -4,6 +4,9 @@ Data lives under ``<sandbox dir>/pgdata``. When we run as root, initdb and the s
 ``pgserver`` system user (pgserver's own trick). Settings favour speed over durability (fsync off).
 The database ``shop`` (owner ``shop``, password ``shop``) is created with the shop's schema and
 ``config.products`` seeded products.
+
+PostgreSQL binds its port itself, so it is started on a free port and, when its start finds the port
+taken (another sandbox got there first), started again on a new one (`ports.start_on_free_port`).
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from typing import Any
 import psycopg
 
 from .context import Context
+from .ports import PortTaken, start_on_free_port
 
 SYSTEM_USER = "pgserver"
+#: What the postmaster logs when it cannot listen on its port.
+BIND_FAILED = ("could not create any TCP/IP sockets", "Address already in use")
 SERVER_OPTIONS = (
     "-c max_connections=100 -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
     "-c shared_buffers=32MB -c unix_socket_directories='' -c listen_addresses=127.0.0.1"
@@ -115,31 +121,60 @@ def init_pgdata(pgdata: Path, user: str | None) -> None:
 
 def start_server(pgdata: Path, port: int, user: str | None) -> None:
     """Start postgres with pg_ctl and wait until it accepts connections (stopping a leftover server
-    of an earlier, crashed sandbox on the same data first)."""
+    of an earlier, crashed sandbox on the same data first); `PortTaken` when it cannot listen on
+    ``port``, once it has exited."""
     if _server_running(pgdata):
         stop_server(pgdata, user)
     _give_access(pgdata, user)
+    log = pgdata / "server.log"
+    log_from = log.stat().st_size if log.exists() else 0
     # -W: do not let pg_ctl judge readiness (it has been seen to miss it on a loaded machine);
     # we wait for a real connection instead.
-    _run([_bin("pg_ctl"), "-D", str(pgdata), "-W", "-l", str(pgdata / "server.log"),
+    _run([_bin("pg_ctl"), "-D", str(pgdata), "-W", "-l", str(log),
           "-o", f"-p {port} {SERVER_OPTIONS}", "start"], user, timeout=40)
-    _wait_accepting(port, pgdata, timeout=60)
+    _wait_accepting(port, pgdata, log_from, timeout=60)
 
 
-def _wait_accepting(port: int, pgdata: Path, timeout: float) -> None:
-    """Poll until the server answers a query on its TCP port."""
+def _log_since(pgdata: Path, offset: int) -> str:
+    try:
+        with open(pgdata / "server.log", "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _ours(conn: psycopg.Connection[Any], pgdata: Path) -> bool:
+    """Whether the server behind ``conn`` runs on ``pgdata`` (not another sandbox's on the same port)."""
+    row = conn.execute("SHOW data_directory").fetchone()
+    return row is not None and Path(str(row[0])).resolve() == pgdata.resolve()
+
+
+def _wait_accepting(port: int, pgdata: Path, log_from: int, timeout: float) -> None:
+    """Poll until our server answers a query on its TCP port; `PortTaken` if it logs that it
+    could not listen there (then it has exited, and may be started again)."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
+        if any(msg in _log_since(pgdata, log_from) for msg in BIND_FAILED):
+            _wait_exited(pgdata, deadline)
+            raise PortTaken(f"postgres could not listen on 127.0.0.1:{port}")
         try:
             with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", connect_timeout=2) as conn:
-                conn.execute("SELECT 1")
-            return
+                if _ours(conn, pgdata):
+                    return
+            last = PortTaken(f"another postgres answers on port {port}")
         except psycopg.Error as exc:
             last = exc
-            time.sleep(0.1)
-    log = (pgdata / "server.log").read_text(errors="replace")[-2000:] if (pgdata / "server.log").exists() else ""
-    raise RuntimeError(f"postgres on port {port} not accepting connections after {timeout:.0f}s: {last}\n{log}")
+        time.sleep(0.1)
+    raise RuntimeError(f"postgres on port {port} not accepting connections after {timeout:.0f}s: {last}\n"
+                       f"{_log_since(pgdata, log_from)[-2000:]}")
+
+
+def _wait_exited(pgdata: Path, deadline: float) -> None:
+    """Wait for a postmaster that failed to start to remove its lock file and exit."""
+    while _server_running(pgdata) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def stop_server(pgdata: Path, user: str | None) -> None:
@@ -198,21 +233,22 @@ class Postgres:
         self._ok = False
 
     async def start(self, ctx: Context) -> None:
-        """Init (first time), start, create the shop database and publish the DSNs."""
-        self._pgdata = ctx.dir / "pgdata"
-        port = ctx.ports["postgres"]
+        """Init (first time), start (on a new port while the one tried is taken), create the shop
+        database and publish the port and DSNs."""
+        pgdata = self._pgdata = ctx.dir / "pgdata"
+        self._user = await asyncio.to_thread(_system_user)
+        await asyncio.to_thread(init_pgdata, pgdata, self._user)
+
+        async def start_on(port: int) -> None:
+            await asyncio.to_thread(start_server, pgdata, port, self._user)
+
+        port, _ = await start_on_free_port(start_on, first=ctx.ports["postgres"])
+        ctx.ports["postgres"] = port
         self._admin_dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-        await asyncio.to_thread(self._start_blocking, port, ctx.config.products)
+        await asyncio.to_thread(setup_database, self._admin_dsn, ctx.config.products)
         ctx.endpoints["postgres"] = f"postgresql://shop:shop@127.0.0.1:{port}/shop"
         ctx.endpoints["postgres_admin"] = self._admin_dsn
         self._ok = True
-
-    def _start_blocking(self, port: int, products: int) -> None:
-        assert self._pgdata is not None
-        self._user = _system_user()
-        init_pgdata(self._pgdata, self._user)
-        start_server(self._pgdata, port, self._user)
-        setup_database(self._admin_dsn, products)
 
     async def stop(self) -> None:
         """Stop the server (fast mode); no postgres process is left behind."""

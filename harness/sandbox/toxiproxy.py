@@ -10,6 +10,7 @@ Toxic types live in `harness.sandbox.toxics`.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -58,19 +59,20 @@ class Toxiproxy:
         app.add_routes(self._routes())
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", ctx.ports["toxiproxy"]).start()
+        await web.SockSite(self._runner, ctx.listener("toxiproxy")).start()
         defaults = [
             ("postgres", "pg_proxy", "postgres"),
             ("payment-partner", "partner_proxy", "partner"),
         ]
         for name, listen, upstream in defaults:
             await self.create_proxy({"name": name, "listen": f"127.0.0.1:{ctx.ports[listen]}",
-                                     "upstream": f"127.0.0.1:{ctx.ports[upstream]}"})
+                                     "upstream": f"127.0.0.1:{ctx.ports[upstream]}"},
+                                    sock=ctx.listener(listen, shared=True))
 
     async def stop(self) -> None:
         """Close every proxy and the API."""
         for proxy in list(self.proxies.values()):
-            await proxy.disable()
+            await proxy.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -85,8 +87,9 @@ class Toxiproxy:
 
     # -- operations usable in-process too -----------------------------------------------------------
 
-    async def create_proxy(self, body: dict[str, Any]) -> Proxy:
-        """Create (and, unless ``enabled`` is false, open) a proxy; ProxyError 409 if the name is taken."""
+    async def create_proxy(self, body: dict[str, Any], sock: socket.socket | None = None) -> Proxy:
+        """Create (and, unless ``enabled`` is false, open) a proxy; ProxyError 409 if the name is taken.
+        ``sock``: the socket, already bound to ``listen``, that the proxy serves on."""
         assert self.ctx is not None
         name, listen, upstream = body.get("name"), body.get("listen"), body.get("upstream")
         if not name or not isinstance(name, str):
@@ -95,11 +98,16 @@ class Toxiproxy:
             raise ProxyError(400, "missing required field: upstream")
         if name in self.proxies:
             raise ProxyError(409, "proxy already exists")
-        proxy = Proxy(name, str(listen or "127.0.0.1:0"), upstream, self.ctx.truth, lambda: self.blocked_client)
-        for toxic in body.get("toxics") or []:
-            proxy.add_toxic(toxic if isinstance(toxic, dict) else {})
-        if body.get("enabled", True):
-            await proxy.enable()
+        proxy = Proxy(name, str(listen or "127.0.0.1:0"), upstream, self.ctx.truth, lambda: self.blocked_client,
+                      sock=sock)
+        try:
+            for toxic in body.get("toxics") or []:
+                proxy.add_toxic(toxic if isinstance(toxic, dict) else {})
+            if body.get("enabled", True):
+                await proxy.enable()
+        except ProxyError:
+            await proxy.close()
+            raise
         self.proxies[name] = proxy
         return proxy
 
@@ -170,7 +178,7 @@ class Toxiproxy:
         for item in items:
             old = self.proxies.pop(str(item.get("name")), None)
             if old is not None:
-                await old.disable()
+                await old.close()
             created.append((await self.create_proxy(item)).to_json())
         return web.json_response({"proxies": created}, status=201)
 
@@ -188,7 +196,7 @@ class Toxiproxy:
 
     async def _delete(self, request: web.Request) -> web.Response:
         proxy = self.proxy(request.match_info["proxy"])
-        await proxy.disable()
+        await proxy.close()
         proxy.remove_all_toxics()
         del self.proxies[proxy.name]
         return web.Response(status=204)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Callable
 from typing import Any
 
+from .ports import bind
 from .toxics import Toxic, ToxicError, new_toxic, update_toxic
 from .toxiproxy_link import Connection
 from .truth import Truth
@@ -39,10 +41,15 @@ def _refused(check: ClientCheck, peer: tuple[Any, ...]) -> bool:
 
 
 class Proxy:
-    """A named TCP proxy ``listen`` -> ``upstream`` whose connections pass through its toxics."""
+    """A named TCP proxy ``listen`` -> ``upstream`` whose connections pass through its toxics.
+
+    Its port stays its own from creation to `close`: while disabled it holds a bound socket that does
+    not listen (connections are refused, as by a closed port, yet no other process can take the port),
+    and enabling listens on that very socket. ``sock``, when given, is that socket (bound to ``listen``
+    with `ports.bind(shared=True)`)."""
 
     def __init__(self, name: str, listen: str, upstream: str, truth: Truth,
-                 blocked: Callable[[], ClientCheck | None]) -> None:
+                 blocked: Callable[[], ClientCheck | None], sock: socket.socket | None = None) -> None:
         split_hostport(listen)
         split_hostport(upstream)
         self.name = name
@@ -54,6 +61,7 @@ class Proxy:
         self._truth = truth
         self._blocked = blocked
         self._server: asyncio.Server | None = None
+        self._sock = sock  # bound to ``listen``, not listening: the port held while disabled
         self._handlers: set[asyncio.Task[Any]] = set()
 
     def to_json(self) -> dict[str, Any]:
@@ -69,21 +77,42 @@ class Proxy:
             return
         host, port = split_hostport(self.listen)
         try:
-            self._server = await asyncio.start_server(self._accept, host, port, reuse_address=True)
+            self._server = await asyncio.start_server(self._accept, sock=self._bound(host, port))
         except OSError as e:
             raise ProxyError(500, f"listen tcp {self.listen}: {e.strerror or e}") from e
+        self._sock = None  # the server owns it now
         bound = self._server.sockets[0].getsockname()
         self.listen = f"{host}:{bound[1]}"
         self.enabled = True
         self._truth.record("proxy.enabled", proxy=self.name, listen=self.listen)
 
+    def _bound(self, host: str, port: int) -> socket.socket:
+        """The held socket when it is bound to ``host:port``, else a new one bound there."""
+        if self._sock is not None and (not port or self._sock.getsockname()[:2] == (host, port)):
+            return self._sock
+        self._release()
+        self._sock = bind(host, port, reuse_addr=True, shared=True)
+        return self._sock
+
+    def _release(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+
+    async def close(self) -> None:
+        """Disable, and give the port up."""
+        await self.disable()
+        self._release()
+
     async def disable(self) -> None:
-        """Close the listener and every open connection; no-op when disabled."""
+        """Close the listener and every open connection, keeping the port; no-op when disabled."""
         if not self.enabled:
             return
         self.enabled = False
         server, self._server = self._server, None
         if server is not None:
+            with contextlib.suppress(OSError):  # a listener not bound shared: no hold
+                self._sock = bind(*split_hostport(self.listen), shared=True)
             server.close()
         for conn in list(self.conns):
             conn.close()
