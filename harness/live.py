@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+
+RECENT = 5
+"""Seconds the live error ratio is computed over (every second counts, none is sampled)."""
 
 
 @dataclass
@@ -20,8 +24,12 @@ class LiveState:
     phase: str = "starting"
     started: float = field(default_factory=time.time)
     rps: float = 0.0
-    error_ratio: float = 0.0
+    error_ratio: float = 0.0  # over the last RECENT seconds
+    requests: int = 0  # since start
+    failures: int = 0  # since start
+    probe_failures: int = 0  # over the last RECENT seconds
     p95_ms: float | None = None
+    recent: deque[tuple[int, int, int]] = field(default_factory=lambda: deque(maxlen=RECENT))
     users: int = 0
     active_faults: list[str] = field(default_factory=list)
     slo_state: str = ""
@@ -44,8 +52,8 @@ class LiveView:
         t = Table(title=f"harness run: {s.name}", show_header=False)
         t.add_row("phase", s.phase)
         t.add_row("elapsed", f"{time.time() - s.started:.0f}s")
-        t.add_row("load", f"{s.rps:.1f} rps, {s.users} users, errors {s.error_ratio:.1%}, "
-                          f"p95 {s.p95_ms or 0:.0f} ms")
+        t.add_row("load", f"{s.rps:.1f} rps, {s.users} users, p95 {s.p95_ms or 0:.0f} ms")
+        t.add_row("errors", _errors(s))
         t.add_row("faults", ", ".join(s.active_faults) or "none active")
         if s.slo_state:
             t.add_row("SLOs", s.slo_state)
@@ -63,7 +71,7 @@ class LiveView:
         p95 = f"{s.p95_ms:.0f}ms" if s.p95_ms is not None else "-"
         faults = ",".join(s.active_faults) or "-"
         return (f"[{time.time() - s.started:6.0f}s] phase={s.phase} rps={s.rps:.1f} users={s.users} "
-                f"errors={s.error_ratio:.1%} p95={p95} faults={faults}")
+                f"errors {_errors(s)} p95={p95} faults={faults}")
 
     def refresh(self, force: bool = False) -> None:
         if self._live is not None:
@@ -87,14 +95,25 @@ class LiveView:
             self._live = None
 
     def update_from(self, seconds: list[Any]) -> None:
-        """Take load figures from the newest flushed timeline seconds."""
-        if not seconds:
-            return
-        last = seconds[-1]
-        load = getattr(last, "load", None)
-        if load is not None:
-            self.state.rps = float(load.requests)
-            self.state.error_ratio = load.failures / load.requests if load.requests else 0.0
-            p95 = load.hist.percentile(0.95) if getattr(load, "hist", None) is not None else None
-            self.state.p95_ms = p95
-            self.state.users = int(getattr(load, "users", 0) or 0)
+        """Fold every newly flushed timeline second into the view (none is skipped)."""
+        s = self.state
+        for second in seconds:
+            load = getattr(second, "load", None)
+            req, fail = (load.requests, load.failures) if load is not None else (0, 0)
+            probe_fail = sum(c.failures for c in getattr(second, "probes", {}).values())
+            s.recent.append((req, fail, probe_fail))
+            s.requests, s.failures = s.requests + req, s.failures + fail
+            if load is not None:
+                s.rps = float(load.requests)
+                s.p95_ms = load.hist.percentile(0.95)
+                s.users = int(getattr(load, "users", 0) or 0)
+        req5 = sum(r for r, _, _ in s.recent)
+        s.error_ratio = sum(f for _, f, _ in s.recent) / req5 if req5 else 0.0
+        s.probe_failures = sum(p for _, _, p in s.recent)
+
+
+def _errors(s: LiveState) -> str:
+    """``last 5s 2.1% · since start 0.4% (12/3,001) · probes failing 3``."""
+    total = f"{s.failures / s.requests:.1%} ({s.failures:,}/{s.requests:,})" if s.requests else "-"
+    text = f"last {RECENT}s {s.error_ratio:.1%} · since start {total}"
+    return text + (f" · probe failures {s.probe_failures}" if s.probe_failures else "")

@@ -134,8 +134,8 @@ probes:
   - {name: db, every: 1s, timeout: 2s, postgres: {query: "SELECT count(*) FROM products"}}
   - {name: proxies, every: 1s, timeout: 2s, toxiproxy: {proxies: [postgres]}}
 slos:
-  - {name: baseline-p95, sli: step.checkout.p95, objective: "<= 2s", window: baseline}
-  - {name: fault-p95, sli: step.checkout.p95, objective: "<= 300ms", window: fault}
+  - {name: baseline-p95, sli: step.checkout.p95, objective: "<= 2s", window: baseline, min_samples: 2}
+  - {name: fault-p95, sli: step.checkout.p95, objective: "<= 300ms", window: fault, min_samples: 2}
 timeline:
   baseline: 8s
   faults:
@@ -212,9 +212,9 @@ def test_lock_on_orders_stalls_checkout_and_releases(workspace: Any, sandbox: An
     _wait_checkout_healthy(sandbox)
     exp = workspace.experiment("lock-orders", LOAD + """
 slos:
-  - {name: checkout-fault, sli: step.checkout.success_ratio, objective: ">= 99%", window: fault}
-  - {name: browsing-fault, sli: step.product.success_ratio, objective: ">= 99%", window: fault}
-  - {name: checkout-after, sli: step.checkout.success_ratio, objective: ">= 0%", window: recovery}
+  - {name: checkout-fault, sli: step.checkout.success_ratio, objective: ">= 99%", window: fault, min_samples: 1}
+  - {name: browsing-fault, sli: step.product.success_ratio, objective: ">= 99%", window: fault, min_samples: 5}
+  - {name: checkout-after, sli: step.checkout.success_ratio, objective: ">= 0%", window: recovery, inconclusive: pass}
 timeline:
   baseline: 5s
   faults:
@@ -266,6 +266,7 @@ timeline:
 
 # -- nothing left behind, however the run ends ------------------------------------------------------
 EVERYTHING = """
+slos: [{name: recovery, sli: recovery_time, objective: "<= 60s"}]
 steady_state: {before: false, after: false}
 timeline:
   baseline: 0s

@@ -177,3 +177,23 @@ def test_an_interrupt_leaves_cut_short_windows_not_judged(phase: str, cut: set[s
         assert (by[name].status is SloStatus.NOT_JUDGED) == (window in cut), name
     if "fault" in cut:
         assert "cut short" in by["fault"].detail and all_met(by.values())
+
+
+def test_live_line_counts_every_second_over_the_last_five_and_since_start() -> None:
+    import io
+
+    from harness.live import LiveState, LiveView
+
+    view = LiveView(LiveState("x"), stream=io.StringIO())
+    view.update_from([sec(t, ok=100) for t in range(1000, 1010)])
+    view.update_from([sec(1010, ok=50, fail=50)])  # one bad second among five
+    view.update_from([sec(t, ok=100) for t in range(1011, 1015)])
+    line = view.line()
+    assert "last 5s 10.0%" in line and "since start 3.3% (50/1,500)" in line
+
+
+def test_the_readme_worked_example() -> None:
+    seconds = [sec(t) for t in range(0, 12)] + [sec(t, ok=40, fail=60) for t in range(12, 21)]
+    seconds += [sec(21, ok=76, fail=24)] + [sec(t) for t in range(22, 40)]  # errors stop at 21.4
+    r = measure(states(seconds), 10.3, 20.0, 3)
+    assert r.detection == pytest.approx(1.7) and r.seconds == pytest.approx(2.0)
