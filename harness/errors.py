@@ -12,6 +12,8 @@
      │    └── PermanentClientError
      ├── Aborted                a guard fired or the run was interrupted (exit 3)
      └── RevertFailed           something is still injected; a human must act (exit 4)
+          └── UndoFailed        (harness.faults.base) some undo records of one fault failed; also a
+                                PermanentFaultError: every record was tried, each failure is named
 
 Library code raises these; only the CLI turns them into exit codes.
 """

@@ -239,7 +239,8 @@ timeline:
   recovery: 0s
 """)
     faults_url = sandbox.endpoints["kubernetes"] + "/sandbox/api-faults"
-    proc = workspace.popen("run", str(exp), env={"HARNESS_RETRY_DEADLINE": "3"})
+    after = workspace.experiment("never-runs", _LONG_SCALE)
+    proc = workspace.popen("run", str(exp), str(after), env={"HARNESS_RETRY_DEADLINE": "3"})
     folder = _wait_injected(workspace)
     try:
         httpx.put(faults_url, json={"rate": 1.0, "codes": [503]}).raise_for_status()
@@ -249,6 +250,7 @@ timeline:
     assert proc.returncode == 4, (out, err)
     assert "still injected" in err.lower() and "cart" in err
     assert workspace.last_run()["still_injected"]
+    assert len(workspace.run_dirs()) == 1 and "not running" in err and "never-runs.yaml" in err
     kube = sandbox.kube()
     assert kube.get_scale("shop", "cart") == 2
     workspace.harness("rollback", str(folder), check=0)
@@ -296,3 +298,28 @@ safety: {{max_pods_fraction: 0.5}}
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "refused" in proc.stderr
     assert [t for t in sandbox.truth() if t["event"] == "pod.killed"] == before
+
+
+def test_target_flag_is_named_everywhere_and_a_bad_one_is_blamed_on_the_flag(workspace, sandbox):
+    targets = workspace.root / "targets.yaml"
+    endpoints = sandbox.dir / "endpoints.json"
+    targets.write_text(targets.read_text() + f"  staging-twin:\n    kind: sandbox\n    endpoints_file: {endpoints}\n")
+    exp = workspace.experiment("twin", """
+probes:
+  - {name: site, every: 0.5s, timeout: 2s, http: {url: "/api/catalog/products?limit=1"}}
+slos:
+  - {name: avail, sli: probe.site.success_ratio, objective: ">= 50%", min_samples: 2}
+steady_state: {before: false, after: false}
+timeline: {baseline: 2s, faults: [], recovery: 0s}
+""")
+    plan = workspace.harness("plan", "--target", "staging-twin", str(exp), check=0)
+    assert "on target staging-twin" in plan.stdout
+    workspace.harness("run", "--target", "staging-twin", str(exp), check=0)
+    run = workspace.last_run()
+    assert run["target"] == "staging-twin"
+    assert "| staging-twin |" in (workspace.run_dirs()[-1] / "summary.md").read_text()
+    started = next(e for e in _events(workspace) if e["type"] == "run.started")
+    assert started["target"] == "staging-twin"
+    bad = workspace.harness("run", "--target", "stagin-twin", str(exp), check=2)
+    assert bad.stderr.startswith("--target: unknown target `stagin-twin`") and "staging-twin" in bad.stderr
+    assert len(workspace.run_dirs()) == 1

@@ -3,6 +3,8 @@
 - sandbox start and stop time (default topology: 6 nodes, 12 process-backed pods, PostgreSQL)
 - listing 5,000 virtual pods on 300 nodes through the official Kubernetes client
 - timeline memory: a simulated hour vs ten hours of per-second records
+- detection and recovery error against the sandbox's ground truth (catalog scaled to 0 and back,
+  observed by a probe at 2 req/s and by Locust at a few hundred req/s)
 """
 
 from __future__ import annotations
@@ -95,8 +97,73 @@ def bench_timeline_memory() -> None:
     print(f"timeline peak memory: 1 h {peaks[1] / 1e6:.1f} MB, 10 h {peaks[10] / 1e6:.1f} MB (flat = streamed)")
 
 
+_TRUTH_EXPERIMENT = """name: bench-truth
+title: catalog off and on again
+target: sandbox
+steady_state: {{before: false, after: false}}
+{observe}
+timeline:
+  baseline: 3s
+  faults:
+    - {{at: 0s, name: catalog-off, deployment-scale: {{namespace: shop, name: catalog, replicas: 0, duration: 5s}}}}
+  recovery: 10s
+safety: {{max_pods_fraction: 1.0, allowed_namespaces: [shop]}}
+"""
+_OBSERVERS = {
+    "probe, 2 req/s": """probes:
+  - {name: catalog, every: 0.5s, timeout: 2s, http: {url: "/api/catalog/products?limit=2"}}
+slos:
+  - {name: up, sli: probe.catalog.success_ratio, objective: ">= 99%", window: baseline, min_samples: 4}
+  - {name: recovery, sli: recovery_time, objective: "<= 30s", consecutive: 2}""",
+    "Locust, 60 users": """load: {users: 60, spawn_rate: 60, think_time: 0.1s..0.3s, workers: 1}
+slos:
+  - {name: up, sli: step.catalog.api.success_ratio, objective: ">= 99%", window: baseline}
+  - {name: recovery, sli: recovery_time, objective: "<= 30s", consecutive: 2}""",
+}
+
+
+def bench_ground_truth() -> None:
+    import subprocess
+    import sys
+
+    from harness.journal import read_journal
+    from harness.sandbox import manage
+    from harness.sandbox.truth import read_truth, service_down_and_back
+
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d)
+        manage.up(root / "sbx", timeout=180)
+        try:
+            (root / "targets.yaml").write_text(f"targets:\n  sandbox: {{kind: sandbox, endpoints_file: "
+                                               f"{root / 'sbx' / 'endpoints.json'}}}\n")
+            for label, observe in _OBSERVERS.items():
+                exp = root / "truth.yaml"
+                exp.write_text(_TRUTH_EXPERIMENT.format(observe=observe))
+                subprocess.run([sys.executable, "-m", "harness", "run", "--reports", str(root / "reports"), str(exp)],
+                               cwd=root, capture_output=True, timeout=300, check=False)
+                folder = sorted((root / "reports").iterdir())[-1]
+                run = json.loads((folder / "run.json").read_text())
+                events = read_journal(folder / "events.jsonl")
+                first = min(e["ts"] for e in events if e["type"] == "fault.undo")
+                revert = next(e["ts"] for e in events if e["type"] == "fault.reverted")
+                down, back = service_down_and_back(read_truth(root / "sbx" / "truth.jsonl"), "catalog", first, revert)
+                rec = run.get("recovery") or {}
+                if down is None or back is None or rec.get("recovery_seconds") is None:
+                    print(f"ground truth ({label}): not measured ({rec.get('reason')})")
+                    continue
+                det_err = rec["detection_seconds"] - (down - first)
+                rec_err = rec["recovery_seconds"] - (back - revert)
+                rate = (run.get("load") or {}).get("requests", 0) / max(1, sum(1 for _ in open(folder / "timeline.jsonl")))
+                print(f"ground truth ({label}{f', {rate:.0f} req/s' if rate else ''}): detection error "
+                      f"{det_err:+.2f} s, recovery error {rec_err:+.2f} s (harness {rec['detection_seconds']:.2f} / "
+                      f"{rec['recovery_seconds']:.2f} s, truth {down - first:.2f} / {back - revert:.2f} s)")
+        finally:
+            manage.down(root / "sbx")
+
+
 def main() -> None:
     bench_timeline_memory()
+    bench_ground_truth()
     bench_sandbox_start()
     bench_scale()
 

@@ -31,3 +31,24 @@ def read_truth(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def service_down_and_back(truth: list[dict[str, Any]], service: str, after: float,
+                          revert: float) -> tuple[float | None, float | None]:
+    """Ground truth of an outage of ``service``: the first moment after ``after`` when no pod was both
+    routed to by the ingress (``endpoint.added``, not removed) and alive (not ``pod.killed``), and the
+    first moment after ``revert`` when one was again."""
+    serving: set[str] = set()
+    down = back = None
+    for t in truth:
+        if t.get("service", t.get("app")) != service:
+            continue
+        if t["event"] == "endpoint.added":
+            serving.add(t["pod"])
+        elif t["event"] in ("endpoint.removed", "pod.killed"):
+            serving.discard(t["pod"])
+        if t["ts"] > after and down is None and not serving:
+            down = t["ts"]
+        if t["ts"] > revert and down is not None and back is None and serving:
+            back = t["ts"]
+    return down, back
