@@ -88,7 +88,7 @@ def test_catalogue_checkout_pod_kill() -> None:
     loaded = load_experiment(EXPERIMENTS / "checkout-pod-kill.yaml")
     exp = loaded.experiment
     assert (exp.name, exp.target, loaded.target.kind) == ("checkout-pod-kill", "sandbox", "sandbox")
-    assert exp.load is not None and (exp.load.users, exp.load.spawn_rate) == (20, 10)
+    assert exp.load is not None and (exp.load.users, exp.load.spawn_rate) == (40, 20)
     assert exp.load.think_time == (0.5, 1.5)
     assert loaded.journeys is not None and loaded.journeys.is_file()
     fault = exp.timeline.faults[0]
