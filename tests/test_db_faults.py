@@ -163,7 +163,7 @@ probes:
   - {name: checkout-health, every: 0.5s, timeout: 2s, http: {url: /api/checkout/health}}
 slos:
   - {name: checkout-fault, sli: probe.checkout-health.success_ratio, objective: ">= 99%", window: fault}
-  - {name: load-fault, sli: load.success_ratio, objective: ">= 99%", window: fault}
+  - {name: load-fault, sli: load.success_ratio, objective: ">= 99%", window: fault, min_samples: 5}
 timeline:
   baseline: 4s
   faults:
@@ -190,7 +190,7 @@ def test_terminate_backends_shows_in_errors_and_recovers(workspace: Any, sandbox
     _wait_checkout_healthy(sandbox)
     exp = workspace.experiment("terminate", LOAD + """
 slos:
-  - {name: during, sli: load.success_ratio, objective: ">= 100%", window: fault}
+  - {name: during, sli: load.success_ratio, objective: ">= 100%", window: fault, min_samples: 5}
   - {name: recovery, sli: recovery_time, objective: "<= 20s"}
 timeline:
   baseline: 3s
@@ -246,8 +246,8 @@ def test_partner_outage_fails_checkout_while_browsing_keeps_its_slo(workspace: A
     _wait_checkout_healthy(sandbox)
     exp = workspace.experiment("partner-outage", LOAD + """
 slos:
-  - {name: browsing, sli: step.product.success_ratio, objective: ">= 99%", window: fault}
-  - {name: home, sli: step.home.success_ratio, objective: ">= 99%", window: fault}
+  - {name: browsing, sli: step.product.success_ratio, objective: ">= 99%", window: fault, min_samples: 5}
+  - {name: home, sli: step.home.success_ratio, objective: ">= 99%", window: fault, min_samples: 5}
   - {name: checkout, sli: step.checkout.success_ratio, objective: ">= 90%", window: fault}
 timeline:
   baseline: 3s

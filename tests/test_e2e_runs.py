@@ -23,7 +23,7 @@ probes:
   - {name: site, every: 1s, timeout: 2s, http: {url: "/api/catalog/products?limit=2"}}
 slos:
   - {name: availability, sli: load.success_ratio, objective: ">= 80%"}
-  - {name: latency, sli: load.p95, objective: "<= 5s", window: fault}
+  - {name: latency, sli: load.p95, objective: "<= 5s", window: fault, min_samples: 5}
 timeline:
   baseline: 4s
   faults:
@@ -39,7 +39,7 @@ STRICT = """
 probes:
   - {name: site, every: 0.5s, timeout: 2s, http: {url: "/api/catalog/products?limit=2"}}
 slos:
-  - {name: latency, sli: probe.site.p95, objective: "<= 0.1ms", window: fault}
+  - {name: latency, sli: probe.site.p95, objective: "<= 0.1ms", window: fault, min_samples: 2}
 timeline:
   baseline: 1s
   faults:
@@ -74,7 +74,7 @@ def test_pod_kill_passes_lenient_and_fails_strict_with_locust_totals_matching(wo
     assert (folder / "summary.md").exists()
     workspace.sandbox.wait_deployments_ready()
     proc = workspace.harness("run", str(strict), check=1)
-    assert "FAIL" in proc.stdout
+    assert "FAIL latency" in proc.stdout
     assert workspace.last_run()["status"] == "failed"
 
 
