@@ -111,14 +111,14 @@ safety: {{max_pods_fraction: 1.0, allowed_namespaces: [shop]}}
 """
 _OBSERVERS = {
     "probe, 2 req/s": """probes:
-  - {name: catalog, every: 0.5s, timeout: 2s, http: {url: "/api/catalog/products?limit=2"}}
+  - {{name: catalog, every: 0.5s, timeout: 2s, http: {{url: "/api/catalog/products?limit=2"}}}}
 slos:
-  - {name: up, sli: probe.catalog.success_ratio, objective: ">= 99%", window: baseline, min_samples: 4}
-  - {name: recovery, sli: recovery_time, objective: "<= 30s", consecutive: 2}""",
-    "Locust, 60 users": """load: {users: 60, spawn_rate: 60, think_time: 0.1s..0.3s, workers: 1}
+  - {{name: up, sli: probe.catalog.success_ratio, objective: ">= 99%", window: baseline, min_samples: 4}}
+  - {{name: recovery, sli: recovery_time, objective: "<= 30s", consecutive: 2}}""",
+    "Locust, 60 users": """load: {{journeys: {journeys}, users: 60, spawn_rate: 60, think_time: 0.1s..0.3s, workers: 1}}
 slos:
-  - {name: up, sli: step.catalog.api.success_ratio, objective: ">= 99%", window: baseline}
-  - {name: recovery, sli: recovery_time, objective: "<= 30s", consecutive: 2}""",
+  - {{name: up, sli: step.catalog.api.success_ratio, objective: ">= 99%", window: baseline}}
+  - {{name: recovery, sli: recovery_time, objective: "<= 30s", consecutive: 2}}""",
 }
 
 
@@ -138,10 +138,16 @@ def bench_ground_truth() -> None:
                                                f"{root / 'sbx' / 'endpoints.json'}}}\n")
             for label, observe in _OBSERVERS.items():
                 exp = root / "truth.yaml"
-                exp.write_text(_TRUTH_EXPERIMENT.format(observe=observe))
-                subprocess.run([sys.executable, "-m", "harness", "run", "--reports", str(root / "reports"), str(exp)],
-                               cwd=root, capture_output=True, timeout=300, check=False)
-                folder = sorted((root / "reports").iterdir())[-1]
+                journeys = Path(__file__).resolve().parents[2] / "probes" / "journeys" / "storefront.py"
+                exp.write_text(_TRUTH_EXPERIMENT.format(observe=observe.format(journeys=journeys)))
+                before = set((root / "reports").glob("*")) if (root / "reports").exists() else set()
+                proc = subprocess.run([sys.executable, "-m", "harness", "run", "--reports", str(root / "reports"),
+                                       str(exp)], cwd=root, capture_output=True, text=True, timeout=300, check=False)
+                new = sorted(set((root / "reports").glob("*")) - before)
+                if not new:
+                    print(f"ground truth ({label}): the run did not start: {proc.stderr.strip()[-300:]}")
+                    continue
+                folder = new[-1]
                 run = json.loads((folder / "run.json").read_text())
                 events = read_journal(folder / "events.jsonl")
                 first = min(e["ts"] for e in events if e["type"] == "fault.undo")
