@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,6 +27,19 @@ class SandboxHandle:
     @property
     def kubeconfig(self) -> str:
         return str(self.endpoints["kubeconfig"])
+
+    def kube_access(self) -> Any:
+        """URL, bearer token and CA of the sandbox's Kubernetes API, read from its kubeconfig."""
+        from harness.sandbox.kubeconfig import read_kubeconfig
+
+        return read_kubeconfig(Path(self.kubeconfig))
+
+    def kube_request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A raw HTTP request to the sandbox's Kubernetes API (e.g. ``PUT /sandbox/api-faults``), sent as
+        kubectl sends it: with the kubeconfig's bearer token, trusting its CA."""
+        access = self.kube_access()
+        with httpx.Client(base_url=access.server, headers=access.headers, verify=access.verify(), timeout=10) as http:
+            return http.request(method, path, **kwargs)
 
     def truth(self) -> list[dict[str, Any]]:
         from harness.sandbox.truth import read_truth

@@ -6,7 +6,6 @@ import json
 import signal
 import time
 
-import httpx
 import pytest
 
 from harness.timeline import read_timeline
@@ -238,15 +237,14 @@ timeline:
       deployment-scale: {namespace: shop, name: cart, replicas: 2, duration: 2s}
   recovery: 0s
 """)
-    faults_url = sandbox.endpoints["kubernetes"] + "/sandbox/api-faults"
     after = workspace.experiment("never-runs", _LONG_SCALE)
     proc = workspace.popen("run", str(exp), str(after), env={"HARNESS_RETRY_DEADLINE": "3"})
     folder = _wait_injected(workspace)
     try:
-        httpx.put(faults_url, json={"rate": 1.0, "codes": [503]}).raise_for_status()
+        sandbox.kube_request("PUT", "/sandbox/api-faults", json={"rate": 1.0, "codes": [503]}).raise_for_status()
         out, err = proc.communicate(timeout=60)
     finally:
-        httpx.delete(faults_url)
+        sandbox.kube_request("DELETE", "/sandbox/api-faults")
     assert proc.returncode == 4, (out, err)
     assert "still injected" in err.lower() and "cart" in err
     assert workspace.last_run()["still_injected"]

@@ -143,8 +143,7 @@ def test_guard_abort_reverts_all_six(workspace: Any, sandbox: Any, switch: TinyS
 
 
 def _api_faults(sandbox: Any) -> Callable[[dict[str, Any]], None]:
-    url = f"{sandbox.endpoints['kubernetes']}/sandbox/api-faults"
-    return lambda spec: httpx.put(url, json=spec, timeout=10).raise_for_status()
+    return lambda spec: sandbox.kube_request("PUT", "/sandbox/api-faults", json=spec).raise_for_status()
 
 
 def test_exception_inside_a_running_fault_reverts_all_six(workspace: Any, sandbox: Any, switch: TinyShop) -> None:

@@ -26,6 +26,7 @@ from harness.sandbox.kubeapi_scale import selector_string
 from harness.sandbox.kubeapi_status import ApiError
 from harness.sandbox.kubeapi_testing import (
     LoopThread,
+    http_options,
     install_fake_kubelet,
     pod_object,
     seed_cluster,
@@ -57,9 +58,9 @@ def sbx(tmp_path: Path) -> Iterator[Sandbox]:
     with LoopThread() as lt, serve_kubeapi(ctx, lt) as api:
         kubelet = lt.run(_async(install_fake_kubelet, ctx.store))
         kubeconfig = tmp_path / "kubeconfig"
-        write_kubeconfig(kubeconfig, api.url)
+        write_kubeconfig(kubeconfig, api.url, api.token, api.tls.ca_pem)
         api_client = config.new_client_from_config(config_file=str(kubeconfig))
-        with api_client, httpx.Client(base_url=api.url, timeout=10) as http:
+        with api_client, httpx.Client(**http_options(api), timeout=10) as http:
             yield Sandbox(ctx=ctx, lt=lt, api=api, http=http, core=client.CoreV1Api(api_client),
                           apps=client.AppsV1Api(api_client), policy=client.PolicyV1Api(api_client),
                           kubelet=kubelet)
@@ -358,7 +359,7 @@ def test_list_of_5000_pods(tmp_path: Path) -> None:
     ctx.store.create("namespaces", {"metadata": {"name": NS}})
     for i in range(5000):
         ctx.store.create("pods", pod_object(f"virtual-{i:05d}", NS, "catalog", NODE_B0, None))
-    with LoopThread() as lt, serve_kubeapi(ctx, lt) as api, httpx.Client(base_url=api.url, timeout=60) as http:
+    with LoopThread() as lt, serve_kubeapi(ctx, lt) as api, httpx.Client(**http_options(api), timeout=60) as http:
         started = time.perf_counter()
         r = http.get("/api/v1/pods")
         elapsed = time.perf_counter() - started

@@ -37,7 +37,7 @@ def cluster(tmp_path: Path) -> Iterator[tuple[Context, LoopThread, Kubectl]]:
     with LoopThread() as lt, serve_kubeapi(ctx, lt) as api:
         lt.run(_async(install_fake_kubelet, ctx.store))
         kubeconfig = tmp_path / "kubeconfig"
-        write_kubeconfig(kubeconfig, api.url)
+        write_kubeconfig(kubeconfig, api.url, api.token, api.tls.ca_pem)
         env = dict(os.environ, HOME=str(tmp_path), KUBECONFIG=str(kubeconfig))
 
         def kubectl(*args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -118,12 +118,8 @@ def test_e2e_sigterm_mid_drain_leaves_nothing_cordoned(workspace: Any, sandbox: 
 
 @pytest.fixture
 def api_faults(sandbox: Any) -> Iterator[Any]:
-    import httpx
-
-    url = f"{sandbox.endpoints['kubernetes']}/sandbox/api-faults"
-
     def put(spec: dict[str, Any]) -> None:
-        httpx.put(url, json=spec, timeout=10).raise_for_status()
+        sandbox.kube_request("PUT", "/sandbox/api-faults", json=spec).raise_for_status()
 
     try:
         yield put

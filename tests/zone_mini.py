@@ -61,7 +61,8 @@ class Mini:
         for part in self.parts:
             self.lt.run(part.start(self.ctx))
             self.ctx.components[part.name] = part
-        write_kubeconfig(tmp / "kubeconfig", self.ctx.url("kubernetes"))
+        api = self.parts[0]
+        write_kubeconfig(tmp / "kubeconfig", api.url, api.token, api.tls.ca_pem)
         self.kube = KubeClient(str(tmp / "kubeconfig"))
         self.compute = ComputeClient(config.project, self.ctx.url("compute"))
         self.journal = Journal(tmp / "events.jsonl")

@@ -3,7 +3,8 @@
 Run by `harness sandbox up` as ``python -m harness.sandbox.daemon --dir .sandbox [--config FILE]``.
 Start order matters: data stores and proxies first, then the APIs, then the controller (which starts
 the pods), then the ingress and Prometheus. Once every deployment is ready it writes
-``kubeconfig``, ``endpoints.json`` and ``ready`` into the sandbox folder.
+``kubeconfig`` (with the API server's bearer token), ``endpoints.json`` (both 0600) and ``ready`` into
+the sandbox folder.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from aiohttp import web
 
 from .config import SandboxConfig, load_config
 from .context import Context, new_context
+from .kubeapi_auth import token_matches, unauthorized
+from .manage import prepare_dir, write_private
 
 log = logging.getLogger("sandbox")
 
@@ -44,7 +47,7 @@ def endpoints_of(ctx: Context) -> dict[str, Any]:
     prom = ctx.components.get("prometheus")
     prom_url = getattr(prom, "url", None)
     return {
-        "kubernetes": ctx.url("kubernetes"),
+        "kubernetes": ctx.components["kubeapi"].url,  # https: see kubeapi_tls
         "compute": ctx.url("compute"),
         "ingress": ctx.url("ingress"),
         "toxiproxy": ctx.url("toxiproxy"),
@@ -117,11 +120,10 @@ class Daemon:
     def _write_outputs(self) -> None:
         from .kubeconfig import write_kubeconfig
 
-        write_kubeconfig(self.ctx.dir / "kubeconfig", self.ctx.url("kubernetes"))
+        api = self.ctx.components["kubeapi"]
+        write_kubeconfig(self.ctx.dir / "kubeconfig", api.url, api.token, api.tls.ca_pem)
         eps = endpoints_of(self.ctx)
-        tmp = self.ctx.dir / "endpoints.json.tmp"
-        tmp.write_text(json.dumps(eps, indent=2) + "\n")
-        tmp.replace(self.ctx.dir / "endpoints.json")
+        write_private(self.ctx.dir / "endpoints.json", json.dumps(eps, indent=2) + "\n")
         (self.ctx.dir / "ready").write_text(str(os.getpid()))
         log.info("sandbox ready: %s", eps["ingress"])
 
@@ -145,7 +147,14 @@ class Daemon:
     async def _status(self, request: web.Request) -> web.Response:
         return web.json_response({"pid": os.getpid(), "components": self.health()})
 
+    def _kube_token(self) -> str:
+        token: str = self.ctx.components["kubeapi"].token
+        return token
+
     async def _shutdown(self, request: web.Request) -> web.Response:
+        """Stop the sandbox; like the API, only for a caller holding the kubeconfig's token."""
+        if not token_matches(request.headers.get("Authorization"), self._kube_token()):
+            return unauthorized()
         self._stop.set()
         return web.json_response({"stopping": True})
 
@@ -187,7 +196,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    args.dir.mkdir(parents=True, exist_ok=True)
+    prepare_dir(args.dir)
     (args.dir / "daemon.pid").write_text(str(os.getpid()))
     try:
         asyncio.run(serve(args.dir.resolve(), load_config(args.config)))

@@ -1,14 +1,15 @@
 """The sandbox's Kubernetes API server: the ``kubeapi`` component.
 
-Plain HTTP on ``127.0.0.1:ctx.ports["kubernetes"]``, no auth, JSON shaped like the real API server's for
+HTTPS on ``127.0.0.1:ctx.ports["kubernetes"]`` (a per-sandbox CA, ``kubeapi_tls``), bearer-token auth
+(``kubeapi_auth``: 401 without the token, except for the health and version paths), JSON shaped like the real API server's for
 every resource in ``store.RESOURCES``: discovery, list/get/create/update/patch/delete/deletecollection,
 watch, the ``status`` and ``scale`` subresources, ``pods/eviction`` (PodDisruptionBudgets honoured),
 server-side Tables for kubectl, Status objects for every error, and injectable API faults
 (``/sandbox/api-faults``). ``kubectl`` and the official Python client work against it unchanged.
 
-    api = KubeApi()
+    api = KubeApi()               # a new random token and CA
     await api.start(ctx)          # serves until stop()
-    write_kubeconfig(path, api.url)
+    write_kubeconfig(path, api.url, api.token, api.tls.ca_pem)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from aiohttp import web
 
 from harness.selectors import SelectorError
 
-from . import apifaults
+from . import apifaults, kubeapi_auth
 from .context import Context
 from .kubeapi_crud import create, get, list_objects, patch, update
 from .kubeapi_delete import delete, delete_collection, evict
@@ -38,6 +39,7 @@ from .kubeapi_io import STATE, ApiState, json_response, read_body, state
 from .kubeapi_request import RequestInfo, resolve
 from .kubeapi_scale import get_scale, patch_scale, update_scale
 from .kubeapi_status import ApiError, failure, method_not_allowed, path_not_found
+from .kubeapi_tls import ServerTls
 from .kubeapi_watch import WatchHub, watch
 from .store import StoreError
 
@@ -191,6 +193,9 @@ async def _middleware(request: web.Request,
                       handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     st = state(request)
     st.requests += 1
+    if not kubeapi_auth.allowed(request.path, request.headers.get("Authorization"), st.token):
+        st.errors[401] = st.errors.get(401, 0) + 1
+        return kubeapi_auth.unauthorized()
     if _is_api_path(request.path):
         await apifaults.delay(st.ctx)
         code = apifaults.maybe_fault(st.ctx)
@@ -208,8 +213,12 @@ class KubeApi:
 
     name = "kubeapi"
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", token: str | None = None) -> None:
         self._host = host
+        #: The bearer token every request must carry; the daemon writes it into the kubeconfig.
+        self.token = token or kubeapi_auth.new_token()
+        #: Its CA and serving certificate; clients trust ``tls.ca_pem``.
+        self.tls = ServerTls.generate()
         self._runner: web.AppRunner | None = None
         self._state: ApiState | None = None
         self.url = ""
@@ -227,13 +236,13 @@ class KubeApi:
         """Serve on ``127.0.0.1:ctx.ports["kubernetes"]`` until ``stop()``."""
         hub = WatchHub(ctx.store)
         hub.attach()
-        self._state = ApiState(ctx=ctx, hub=hub)
+        self._state = ApiState(ctx=ctx, hub=hub, token=self.token)
         self._runner = web.AppRunner(self._app(self._state), access_log=None, handler_cancellation=True,
                                      shutdown_timeout=2.0)
         await self._runner.setup()
         sock = ctx.listener("kubernetes")
-        await web.SockSite(self._runner, sock).start()
-        self.url = f"http://{self._host}:{ctx.ports['kubernetes']}"
+        await web.SockSite(self._runner, sock, ssl_context=self.tls.server_context()).start()
+        self.url = f"https://{self._host}:{ctx.ports['kubernetes']}"
 
     async def stop(self) -> None:
         """End open watches and stop serving."""

@@ -28,6 +28,7 @@ class ApiState:
 
     ctx: Context
     hub: WatchHub
+    token: str  # the bearer token every request must carry (see kubeapi_auth)
     requests: int = 0
     faults_injected: int = 0
     errors: dict[int, int] = field(default_factory=dict)

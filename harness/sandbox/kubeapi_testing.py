@@ -2,7 +2,7 @@
 cluster (objects complete enough for the official client's validation) and a stand-in kubelet that
 removes pods once they are marked for deletion.
 
-    with LoopThread() as lt, serve_kubeapi(ctx, lt) as api:
+    with LoopThread() as lt, serve_kubeapi(ctx, lt) as api, httpx.Client(**http_options(api)) as http:
         lt.call(ctx.store.create, "pods", pod)     # store access always goes through the loop
 """
 
@@ -60,6 +60,13 @@ def serve_kubeapi(ctx: Context, lt: LoopThread) -> Iterator[KubeApi]:
         yield api
     finally:
         lt.run(api.stop())
+
+
+def http_options(api: KubeApi) -> dict[str, Any]:
+    """``httpx.Client`` keyword arguments that reach ``api`` as kubectl does: its URL, its bearer
+    token, trusting its CA."""
+    return {"base_url": api.url, "headers": {"Authorization": f"Bearer {api.token}"},
+            "verify": api.tls.client_context()}
 
 
 def install_fake_kubelet(store: Store, delay: float = 0.05) -> Callable[[str, str, Obj], None]:

@@ -14,6 +14,11 @@ from typing import Any
 import httpx
 
 DEFAULT_DIR = Path(".sandbox")
+#: Records whether the sandbox created its folder ("created": kept 0700) or was given one the user made
+#: ("given": its mode is never touched).
+ORIGIN_FILE = ".origin"
+#: Files only a sandbox writes: a folder holding one but no ORIGIN_FILE was created by an earlier sandbox.
+SANDBOX_FILES = ("endpoints.json", "daemon.log", "daemon.pid")
 
 
 class SandboxError(RuntimeError):
@@ -32,6 +37,45 @@ def _pid(directory: Path) -> int | None:
     return pid
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (0600), atomically: through a 0600
+    temporary file beside it, renamed over it, so the content is never readable by others."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        os.fchmod(f.fileno(), 0o600)  # a temporary file left over by a crash keeps its old mode otherwise
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def open_private(path: Path) -> int:
+    """A new, empty file at ``path`` (truncated if it exists), mode 0600; returns its descriptor."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def _origin(directory: Path) -> str:
+    marker = directory / ORIGIN_FILE
+    if marker.exists():
+        return marker.read_text().strip()
+    made_by_sandbox = any((directory / name).exists() for name in SANDBOX_FILES)
+    return "created" if made_by_sandbox else "given"
+
+
+def prepare_dir(directory: Path) -> None:
+    """Make the sandbox folder ready: created 0700 when missing, tightened to 0700 when an earlier
+    sandbox created it, left as it is when the user made it (its files are 0600 either way)."""
+    if not directory.exists():
+        directory.mkdir(mode=0o700, parents=True)
+        origin = "created"
+    else:
+        origin = _origin(directory)
+    if origin == "created":
+        directory.chmod(0o700)
+    if not (directory / ORIGIN_FILE).exists():
+        write_private(directory / ORIGIN_FILE, origin + "\n")
+
+
 def endpoints(directory: Path = DEFAULT_DIR) -> dict[str, Any]:
     """The running sandbox's endpoints.json."""
     path = directory / "endpoints.json"
@@ -47,7 +91,7 @@ def is_up(directory: Path = DEFAULT_DIR) -> bool:
 
 def up(directory: Path = DEFAULT_DIR, config: Path | None = None, timeout: float = 120) -> dict[str, Any]:
     """Start the daemon detached and return its endpoints once everything is ready."""
-    directory.mkdir(parents=True, exist_ok=True)
+    prepare_dir(directory)
     if is_up(directory):
         return endpoints(directory)
     if _pid(directory) is not None:
@@ -57,7 +101,7 @@ def up(directory: Path = DEFAULT_DIR, config: Path | None = None, timeout: float
     cmd = [sys.executable, "-m", "harness.sandbox.daemon", "--dir", str(directory)]
     if config:
         cmd += ["--config", str(config)]
-    with open(directory / "daemon.log", "wb") as log:
+    with open(open_private(directory / "daemon.log"), "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -92,8 +92,10 @@ def shop_settings(ctx: Context) -> ShopSettings:
 
 def write_shop_settings(ctx: Context) -> Path:
     """Write ``ctx.dir/"shop.json"`` from the context; return its path."""
+    from .manage import write_private
+
     path = ctx.dir / "shop.json"
-    path.write_text(shop_settings(ctx).model_dump_json(indent=2))
+    write_private(path, shop_settings(ctx).model_dump_json(indent=2))  # 0600: the DSN holds a password
     return path
 
 
