@@ -170,8 +170,9 @@ def test_postgres_moves_off_a_port_another_postgres_holds(tmp_path: Path) -> Non
         asyncio.run(pg2.start(second))
         assert second.ports["postgres"] != first.ports["postgres"]
         assert second.endpoints["postgres_admin"].endswith(f":{second.ports['postgres']}/postgres")
-        assert _data_directory(second.endpoints["postgres_admin"]) == (tmp_path / "b" / "pgdata").resolve()
-        assert _data_directory(first.endpoints["postgres_admin"]) == (tmp_path / "a" / "pgdata").resolve()
+        assert _data_directory(second.endpoints["postgres_admin"]) == Path(second.endpoints["postgres_data"]).resolve()
+        assert _data_directory(first.endpoints["postgres_admin"]) == Path(first.endpoints["postgres_data"]).resolve()
+        assert first.endpoints["postgres_data"] != second.endpoints["postgres_data"]
         assert pg2.health()["ok"]
     finally:
         asyncio.run(pg2.stop())
@@ -255,7 +256,7 @@ def test_three_sandboxes_started_together_all_come_up_on_their_own_ports(three_s
         assert status["pid"] == eps["pid"]
         assert httpx.get(f"{eps['ingress']}/", timeout=10).status_code == 200
         # the PostgreSQL each endpoints.json names, directly and through its proxy, is that sandbox's own
-        pgdata = (d / "pgdata").resolve()
+        pgdata = Path(eps["postgres_data"]).resolve()
         assert _data_directory(eps["postgres_admin"]) == pgdata
         with psycopg.connect(eps["postgres_via_proxy"], connect_timeout=5) as conn:
             assert conn.execute("SELECT inet_server_port()").fetchone() == (_port_of(eps["postgres"]),)

@@ -119,6 +119,7 @@ class Context:
     components: dict[str, Any] = field(default_factory=dict)
     network_lock: int | None = None  # the flock'd fd that reserves this sandbox's pod network
     listeners: Listeners = field(default_factory=Listeners)  # bound sockets no server has taken yet
+    secrets: dict[str, str] = field(default_factory=dict)  # generated per sandbox (see `secret`)
 
     @property
     def host(self) -> str:
@@ -129,6 +130,15 @@ class Context:
         `new_context`, else (a server started again) a new one bound to the same port."""
         sock = self.listeners.take(port_name)
         return sock or bind(self.host, self.ports[port_name], reuse_addr=True, shared=shared)
+
+    def secret(self, name: str) -> str:
+        """A random secret generated for this sandbox on first use (the database passwords); published
+        only in endpoints.json (mode 0600) and the files that need it."""
+        if name not in self.secrets:
+            import secrets
+
+            self.secrets[name] = secrets.token_urlsafe(18)
+        return self.secrets[name]
 
     def url(self, port_name: str) -> str:
         return f"http://127.0.0.1:{self.ports[port_name]}"

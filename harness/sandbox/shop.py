@@ -78,7 +78,7 @@ def shop_settings(ctx: Context) -> ShopSettings:
     """The settings the daemon gives every pod: DB and partner through the fault proxy."""
     cfg = ctx.config
     return ShopSettings(
-        dsn=f"postgresql://shop:shop@127.0.0.1:{ctx.ports['pg_proxy']}/shop",
+        dsn=f"postgresql://shop:{ctx.secret('shop_db_password')}@127.0.0.1:{ctx.ports['pg_proxy']}/shop",
         partner_url=f"http://127.0.0.1:{ctx.ports['partner_proxy']}",
         ingress_url=ctx.url("ingress"),
         db_pool_size=cfg.db_pool_size,
