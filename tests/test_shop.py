@@ -243,7 +243,8 @@ def test_sigterm_drains_and_exits_zero(shop: Shop) -> None:
 def test_write_shop_settings(shop: Shop) -> None:
     ctx = shop.ctx
     settings = load_settings(write_shop_settings(ctx))
-    assert settings.dsn == f"postgresql://shop:shop@127.0.0.1:{ctx.ports['pg_proxy']}/shop"
+    password = ctx.secret("shop_db_password")
+    assert len(password) >= 20 and settings.dsn == f"postgresql://shop:{password}@127.0.0.1:{ctx.ports['pg_proxy']}/shop"
     assert settings.partner_url == f"http://127.0.0.1:{ctx.ports['partner_proxy']}"
     assert settings.ingress_url == f"http://127.0.0.1:{ctx.ports['ingress']}"
     assert settings.db_pool_size == ctx.config.db_pool_size

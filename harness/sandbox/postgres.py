@@ -330,12 +330,16 @@ class Postgres:
             self._rt = await asyncio.to_thread(make_runtime, ctx.dir)
         rt = self._rt
         password, shop_password = ctx.secret("postgres_password"), ctx.secret("shop_db_password")
-        await asyncio.to_thread(init_pgdata, rt, password)
 
         async def start_on(port: int) -> None:
             await asyncio.to_thread(start_server, rt, port, password)
 
-        port, _ = await start_on_free_port(start_on, first=ctx.ports["postgres"])
+        try:
+            await asyncio.to_thread(init_pgdata, rt, password)
+            port, _ = await start_on_free_port(start_on, first=ctx.ports["postgres"])
+        except BaseException:
+            await self.stop()  # a failed start leaves no server and no private folder behind
+            raise
         ctx.ports["postgres"] = port
         self._admin_dsn = admin_dsn(port, password)
         await asyncio.to_thread(setup_database, self._admin_dsn, shop_password, ctx.config.products)
