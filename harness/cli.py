@@ -203,7 +203,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Rebuild run.json and summary.md from the folder's journal and timeline (the record)."""
-    from harness.runfolder import evaluate_folder, write_outputs
+    from harness.report.runfolder import evaluate_folder, write_outputs
     from harness.spec import load_experiment
 
     run_dir = Path(args.run_dir)

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.sli import RECOVERY_TIME, Kind, Sli, display, parse_sli
-from harness.timeline import Second
+from harness.measure.sli import RECOVERY_TIME, Kind, Sli, display, parse_sli
+from harness.measure.timeline import Second
 
 _KEEP_VALUES = 10
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.clients.connect import Connection, fault_env, resolve_connection
 from harness.clients.postgres import dsn_parts
-from harness.connect import Connection, fault_env, resolve_connection
 from harness.errors import HarnessError, InvalidExperiment, Problem, Refused, RevertFailed
 from harness.faults.base import load_all
 from harness.journal import Journal, pending_faults, read_journal

@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.aio import wait_timeout
-from harness.connect import Connection, fault_env, probe_env, resolve_connection
+from harness.clients.connect import Connection, fault_env, probe_env, resolve_connection
 from harness.errors import Aborted, FaultError, HarnessError, Refused
 from harness.faults.base import Fault, FaultPlan, load_all
 from harness.guards import GuardInput, GuardSet
 from harness.journal import Journal, pending_faults, read_journal
 from harness.live import LiveState, LiveView
-from harness.runfolder import EXIT_CODES, evaluate_folder, make_run_dir, write_outputs
-from harness.timeline import TimelineWriter
+from harness.measure.timeline import TimelineWriter
+from harness.report.runfolder import EXIT_CODES, evaluate_folder, make_run_dir, write_outputs
 from probes.base import Observation, Probe
 from probes.base import load_all as load_probes
 

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from harness.sli import RECOVERY_TIME, Kind, parse_sli
-from harness.slo import default_min_samples
+from harness.measure.sli import RECOVERY_TIME, Kind, parse_sli
+from harness.measure.slo import default_min_samples
 
 
 @dataclass(frozen=True)

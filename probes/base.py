@@ -25,7 +25,7 @@ class Observation:
 
 @dataclass
 class ProbeEnv:
-    """What probes reach the world through (built by harness.connect)."""
+    """What probes reach the world through (built by harness.clients.connect)."""
 
     site_url: str = ""
     kube: Any = None  # harness.clients.kube.KubeClient

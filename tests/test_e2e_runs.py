@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness.timeline import read_timeline
+from harness.measure.timeline import read_timeline
 
 pytestmark = pytest.mark.e2e
 

@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from harness.faults.params import FAULT_PARAMS  # isort: skip - params before params_databases (a cycle)
+from harness.clients.connect import Lazy
 from harness.clients.kube import KubeClient
 from harness.clients.toxiproxy import ToxiproxyClient
-from harness.connect import Lazy
 from harness.faults.base import FaultEnv, FaultPlan, load_all
 
 pytestmark = pytest.mark.e2e

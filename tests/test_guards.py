@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from harness.guards import GuardInput, GuardSet
-from harness.histogram import Histogram
-from harness.timeline import Second
+from harness.measure.histogram import Histogram
+from harness.measure.timeline import Second
 
 
 def sec(t: int, req: int = 100, fail: int = 0, ms: float = 50.0, probe: tuple[int, int] | None = None) -> Second:

@@ -16,9 +16,9 @@ from typing import Any
 import psutil
 import pytest
 
-from harness.histogram import Histogram
 from harness.load import LoadError, LoadRunner, LoadTimeouts
 from harness.load.buckets import SecondMerger, WorkerBuckets
+from harness.measure.histogram import Histogram
 
 try:
     from tests.fixtures.tinyshop import TinyShop

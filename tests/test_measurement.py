@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from harness.budget import error_budget
-from harness.histogram import Histogram
-from harness.judge import Criterion, State, judge_all, measure
 from harness.load.buckets import WorkerBuckets
-from harness.runfolder import cut_short, reference_points
-from harness.sli import Threshold, parse_sli
-from harness.slo import SloInput, SloStatus, all_met, evaluate, windows_from_events
-from harness.timeline import Second
+from harness.measure.budget import error_budget
+from harness.measure.histogram import Histogram
+from harness.measure.judge import Criterion, State, judge_all, measure
+from harness.measure.sli import Threshold, parse_sli
+from harness.measure.slo import SloInput, SloStatus, all_met, evaluate, windows_from_events
+from harness.measure.timeline import Second
+from harness.report.runfolder import cut_short, reference_points
 from probes.base import Observation
 
 ERRORS = Criterion(parse_sli("load.error_ratio"), Threshold("<=", 0.05))

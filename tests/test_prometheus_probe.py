@@ -19,7 +19,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from harness.connect import probe_env, resolve_connection
+from harness.clients.connect import probe_env, resolve_connection
 from probes.base import Observation, ProbeEnv
 from probes.params import PrometheusProbeParams
 from probes.prometheus import PrometheusProbe

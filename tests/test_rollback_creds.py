@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from harness.faults.params import FAULT_PARAMS  # isort: skip - params before params_databases (a cycle)
-from harness.connect import fault_env, resolve_connection
+from harness.clients.connect import fault_env, resolve_connection
 from harness.faults.base import Fault, load_all
 from harness.journal import Journal, pending_faults, read_journal
 from harness.spec_targets import resolve_target
@@ -170,7 +170,7 @@ def test_rollback_logs_in_with_the_targets_password(tmp_path: Path, sandbox: Any
 
 def test_sandbox_rollback_without_targets_yaml_finds_the_runs_sandbox(tmp_path: Path, sandbox: Any) -> None:
     """No targets.yaml where rollback runs: the built-in sandbox target, at the sandbox the run used."""
-    from harness.connect import Connection
+    from harness.clients.connect import Connection
     from harness.spec_targets import SandboxTarget
 
     conn: Connection = resolve_connection(SandboxTarget(endpoints_file=str(sandbox.dir / "endpoints.json")))

@@ -18,8 +18,8 @@ from harness.faults.base import REGISTRY, Fault, FaultPlan
 from harness.faults.params import FAULT_PARAMS
 from harness.faults.params_base import FaultParams
 from harness.journal import read_journal
+from harness.report.runfolder import EXIT_CODES
 from harness.run import Run
-from harness.runfolder import EXIT_CODES
 from harness.spec import load_experiment
 
 pytestmark = pytest.mark.e2e

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from harness.budget import error_budget
-from harness.histogram import Histogram
-from harness.judge import judge_all, measure
-from harness.sli import parse_sli
-from harness.slo import (
+from harness.measure.budget import error_budget
+from harness.measure.histogram import Histogram
+from harness.measure.judge import judge_all, measure
+from harness.measure.sli import parse_sli
+from harness.measure.slo import (
     SloInput,
     SloStatus,
     Windows,
@@ -22,7 +22,7 @@ from harness.slo import (
     evaluate,
     windows_from_events,
 )
-from harness.timeline import Second
+from harness.measure.timeline import Second
 
 START = 1000.0
 INJECT = {"ts": 1010.0, "type": "fault.injected", "id": "f1"}

@@ -7,8 +7,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from harness.histogram import Histogram
-from harness.timeline import Second, TimelineWriter, read_timeline
+from harness.measure.histogram import Histogram
+from harness.measure.timeline import Second, TimelineWriter, read_timeline
 
 
 def _hist(ms: float, n: int) -> dict[str, object]:

@@ -172,7 +172,7 @@ def test_e2e_network_outage_fails_zone_requests_then_recovers(workspace: Any, sa
         f"zone-outage: {{zone: {ZONE_D}, mode: network, duration: 8s}}"))
     workspace.harness("run", str(exp))
     run = workspace.last_run()
-    from harness.timeline import read_timeline
+    from harness.measure.timeline import read_timeline
 
     seconds = list(read_timeline(workspace.run_dirs()[-1] / "timeline.jsonl"))
     fault_failures = sum(s.load.failures for s in seconds if s.load and s.phase == "fault")

@@ -62,7 +62,7 @@ async def undo_each(records: list[Record], describe: Callable[[Record], str],
 
 @dataclass
 class FaultEnv:
-    """What faults reach the world through (built by harness.connect for run and rollback)."""
+    """What faults reach the world through (built by harness.clients.connect for run and rollback)."""
 
     journal: Journal | None = None
     kube: Any = None  # harness.clients.kube.KubeClient

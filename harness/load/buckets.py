@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.histogram import Histogram
+from harness.measure.histogram import Histogram
 
 
 @dataclass

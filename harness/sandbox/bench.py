@@ -16,7 +16,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from harness.histogram import Histogram
+from harness.measure.histogram import Histogram
 
 
 def bench_sandbox_start() -> None:
@@ -77,7 +77,7 @@ def _record(t: int, rng: random.Random) -> dict[str, object]:
 
 
 def bench_timeline_memory() -> None:
-    from harness.timeline import TimelineWriter
+    from harness.measure.timeline import TimelineWriter
 
     rng = random.Random(1)
     peaks = {}

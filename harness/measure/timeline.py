@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.histogram import Histogram
+from harness.measure.histogram import Histogram
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from harness.timeline import Counts, Second, read_timeline
+from harness.measure.timeline import Counts, Second, read_timeline
 
 
 def _source_counts(second: Second, source: str) -> list[Counts]:

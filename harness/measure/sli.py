@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from harness.histogram import Histogram
-from harness.timeline import Counts, Second
+from harness.measure.histogram import Histogram
+from harness.measure.timeline import Counts, Second
 
 RECOVERY_TIME = "recovery_time"
 

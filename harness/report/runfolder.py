@@ -13,11 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.budget import error_budget
 from harness.journal import pending_faults, read_journal
-from harness.judge import Recovery, State, judge_all, measure
-from harness.report.summary import render_summary
-from harness.slo import (
+from harness.measure.budget import error_budget
+from harness.measure.judge import Recovery, State, judge_all, measure
+from harness.measure.slo import (
     SloInput,
     all_met,
     criteria_from,
@@ -25,7 +24,8 @@ from harness.slo import (
     first_actions,
     windows_from_events,
 )
-from harness.timeline import read_timeline
+from harness.measure.timeline import read_timeline
+from harness.report.summary import render_summary
 
 EXIT_CODES = {"passed": 0, "failed": 1, "refused": 2, "invalid": 2, "aborted": 3, "interrupted": 3,
               "error": 3, "revert_failed": 4}

@@ -33,9 +33,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from harness.histogram import Histogram
-from harness.sli import METRICS, Kind, Sli, Threshold
-from harness.timeline import Counts, Second
+from harness.measure.histogram import Histogram
+from harness.measure.sli import METRICS, Kind, Sli, Threshold
+from harness.measure.timeline import Counts, Second
 
 JUDGE_WINDOW = 10
 """Seconds a per-second judgement may look back to gather its minimum samples."""

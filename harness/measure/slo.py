@@ -1,7 +1,7 @@
 """SLO evaluation over the timeline: windows, per-window SLIs with their sample counts, verdicts.
 
-Pure functions over ``Second`` values (see ``harness.timeline``); the timeline is streamed once for the
-windowed SLIs, and the per-second judgements (``harness.judge``) take one small tuple per second.
+Pure functions over ``Second`` values (see ``harness.measure.timeline``); the timeline is streamed once for the
+windowed SLIs, and the per-second judgements (``harness.measure.judge``) take one small tuple per second.
 A second ``t`` belongs to a window ``[w0, w1)`` when its midpoint ``t + 0.5`` does, so the baseline,
 fault and recovery windows split the seconds exactly.
 
@@ -19,9 +19,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from harness.judge import Criterion, Recovery, samples_in
-from harness.sli import RECOVERY_TIME, Accumulator, Kind, Sli, Threshold, display, parse_sli
-from harness.timeline import Second, read_timeline
+from harness.measure.judge import Criterion, Recovery, samples_in
+from harness.measure.sli import RECOVERY_TIME, Accumulator, Kind, Sli, Threshold, display, parse_sli
+from harness.measure.timeline import Second, read_timeline
 
 Span = tuple[float, float]
 WINDOW_NAMES = ("baseline", "fault", "recovery", "whole")
@@ -103,7 +103,7 @@ def compute_sli(seconds: Iterable[Second], sli: str, window: Span) -> float | No
     requests' merged histogram, rps = requests / window length; None when the window holds no data."""
     ref = parse_sli(sli)
     if ref.source == RECOVERY_TIME:
-        raise ValueError("recovery_time is not a window SLI: see harness.judge.measure")
+        raise ValueError("recovery_time is not a window SLI: see harness.measure.judge.measure")
     acc = Accumulator(ref)
     for s in seconds:
         if in_window(s, window):
