@@ -62,7 +62,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 # -- experiments --------------------------------------------------------------------------------------
 def _load(path: str, target: str | None) -> Any:
-    from harness.spec import load_experiment
+    from harness.spec.loader import load_experiment
 
     if target is not None:
         _check_target_flag(Path(path), target)
@@ -74,8 +74,8 @@ def _check_target_flag(path: Path, target: str) -> None:
     import yaml
 
     from harness.errors import Problem
-    from harness.spec import default_targets_path
-    from harness.spec_kinds import did_you_mean
+    from harness.spec.kinds import did_you_mean
+    from harness.spec.loader import default_targets_path
 
     tpath = default_targets_path(path)
     names = ["sandbox"]
@@ -89,7 +89,7 @@ def _check_target_flag(path: Path, target: str) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from harness.spec import validate_paths
+    from harness.spec.loader import validate_paths
 
     results = validate_paths([Path(p) for p in args.paths])
     bad = 0
@@ -106,14 +106,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _warn_samples(path: Path) -> None:
     from harness import schedule
-    from harness.spec import load_experiment
+    from harness.spec.loader import load_experiment
 
     for text in schedule.warnings(load_experiment(path).experiment):
         _err(f"{path}: warning: {text}")
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from harness.spec import json_schema
+    from harness.spec.loader import json_schema
 
     print(json.dumps(json_schema(), indent=2))
     return EXIT_OK
@@ -204,7 +204,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """Rebuild run.json and summary.md from the folder's journal and timeline (the record)."""
     from harness.report.runfolder import evaluate_folder, write_outputs
-    from harness.spec import load_experiment
+    from harness.spec.loader import load_experiment
 
     run_dir = Path(args.run_dir)
     if not (run_dir / "events.jsonl").exists():

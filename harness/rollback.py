@@ -20,9 +20,9 @@ from harness.clients.postgres import dsn_parts
 from harness.errors import HarnessError, InvalidExperiment, Problem, Refused, RevertFailed
 from harness.faults.base import load_all
 from harness.journal import Journal, pending_faults, read_journal
-from harness.spec import repo_root
-from harness.spec_targets import SandboxTarget, resolve_target
-from harness.spec_yaml import ENV_RE, YamlDoc, parse_yaml, substitute_env
+from harness.spec.loader import repo_root
+from harness.spec.targets import SandboxTarget, resolve_target
+from harness.spec.yamldoc import ENV_RE, YamlDoc, parse_yaml, substitute_env
 
 CREDENTIAL_KEYS = ("dsn", "uri")
 """Fault parameters that hold a connection string (and so maybe a password)."""

@@ -11,8 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.selectors import SelectorError, parse_label_selector
-from harness.spec_registry import KindRegistry
-from harness.spec_types import ObjectiveField, Ratio
+from harness.spec.fieldtypes import ObjectiveField, Ratio
+from harness.spec.registry import KindRegistry
 
 
 class ProbeParams(BaseModel):

@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from harness.spec_types import Objective
+from harness.spec.fieldtypes import Objective
 
 from .base import Observation, Probe, register
 

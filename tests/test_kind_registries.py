@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from harness.faults.base import load_all as load_faults
 from harness.faults.params import FAULT_PARAMS
-from harness.spec_registry import KindRegistry
+from harness.spec.registry import KindRegistry
 from probes.base import Observation, Probe, ProbeRegistry
 from probes.base import load_all as load_probes
 from probes.params import PROBE_PARAMS, ProbeParams

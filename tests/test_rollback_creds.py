@@ -24,8 +24,8 @@ from harness.faults.params import FAULT_PARAMS  # isort: skip - params before pa
 from harness.clients.connect import fault_env, resolve_connection
 from harness.faults.base import Fault, load_all
 from harness.journal import Journal, pending_faults, read_journal
-from harness.spec_targets import resolve_target
-from harness.spec_yaml import YamlDoc
+from harness.spec.targets import resolve_target
+from harness.spec.yamldoc import YamlDoc
 
 pytestmark = pytest.mark.e2e
 
@@ -171,7 +171,7 @@ def test_rollback_logs_in_with_the_targets_password(tmp_path: Path, sandbox: Any
 def test_sandbox_rollback_without_targets_yaml_finds_the_runs_sandbox(tmp_path: Path, sandbox: Any) -> None:
     """No targets.yaml where rollback runs: the built-in sandbox target, at the sandbox the run used."""
     from harness.clients.connect import Connection
-    from harness.spec_targets import SandboxTarget
+    from harness.spec.targets import SandboxTarget
 
     conn: Connection = resolve_connection(SandboxTarget(endpoints_file=str(sandbox.dir / "endpoints.json")))
     assert "shop:shop@" not in str(conn.public())  # the sandbox's own DSN loses its password in the journal

@@ -20,7 +20,7 @@ from harness.faults.params_base import FaultParams
 from harness.journal import read_journal
 from harness.report.runfolder import EXIT_CODES
 from harness.run import Run
-from harness.spec import load_experiment
+from harness.spec.loader import load_experiment
 
 pytestmark = pytest.mark.e2e
 

@@ -11,16 +11,16 @@ from pydantic import ValidationError
 
 from harness.errors import InvalidExperiment, Problem
 from harness.faults.params import FAULT_PARAMS, FaultParams, PodKillParams
-from harness.spec import (
+from harness.spec.fieldtypes import parse_ratio, parse_think_time
+from harness.spec.loader import (
     json_schema,
     load_experiment,
     parse_duration,
     parse_objective,
     validate_paths,
 )
-from harness.spec_models import Experiment
-from harness.spec_registry import DuplicateKind, KindRegistry
-from harness.spec_types import parse_ratio, parse_think_time
+from harness.spec.models import Experiment
+from harness.spec.registry import DuplicateKind, KindRegistry
 from probes.params import PROBE_PARAMS, HttpProbeParams
 
 ROOT = Path(__file__).resolve().parents[1]

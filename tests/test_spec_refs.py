@@ -12,8 +12,8 @@ import pytest
 
 from harness.cli import main
 from harness.errors import InvalidExperiment, Problem
-from harness.spec import json_schema, load_experiment
-from harness.spec_steps import CATALOGUE, StepsUndeclared, catalogue_steps, declared_steps, requested_steps
+from harness.spec.loader import json_schema, load_experiment
+from harness.spec.steps import CATALOGUE, StepsUndeclared, catalogue_steps, declared_steps, requested_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ROOT / "experiments" / "targets.yaml"
@@ -105,7 +105,7 @@ def test_declaration_forms(tmp_path: Path) -> None:
 
 
 def test_reading_steps_never_imports_locust() -> None:
-    code = ("import sys; from pathlib import Path; from harness.spec import load_experiment; "
+    code = ("import sys; from pathlib import Path; from harness.spec.loader import load_experiment; "
             "load_experiment(Path('experiments/db-latency-checkout.yaml')); assert 'locust' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
 

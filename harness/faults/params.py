@@ -12,8 +12,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from harness.selectors import SelectorError, parse_label_selector
-from harness.spec_registry import KindRegistry
-from harness.spec_types import Duration
+from harness.spec.fieldtypes import Duration
+from harness.spec.registry import KindRegistry
 
 from .params_base import FaultParams
 

@@ -19,9 +19,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from harness.errors import InvalidExperiment, Problem
-from harness.spec_checks import named_refs, semantic_findings, unknown_steps
-from harness.spec_errors import validation_problems
-from harness.spec_models import (
+from harness.spec.checks import named_refs, semantic_findings, unknown_steps
+from harness.spec.errors import validation_problems
+from harness.spec.fieldtypes import Objective, parse_duration, parse_objective, parse_ratio
+from harness.spec.models import (
     Experiment,
     FaultStep,
     Guard,
@@ -33,11 +34,10 @@ from harness.spec_models import (
     SteadyStateSpec,
     TimelineSpec,
 )
-from harness.spec_sli import SLI_HELP
-from harness.spec_steps import StepsUndeclared, catalogue_steps, declared_steps
-from harness.spec_targets import GkeTarget, PostgresTarget, SandboxTarget, Target, resolve_target
-from harness.spec_types import Objective, parse_duration, parse_objective, parse_ratio
-from harness.spec_yaml import YamlDoc, duplicate_keys, parse_yaml, substitute_env, unset_env
+from harness.spec.sli import SLI_HELP
+from harness.spec.steps import StepsUndeclared, catalogue_steps, declared_steps
+from harness.spec.targets import GkeTarget, PostgresTarget, SandboxTarget, Target, resolve_target
+from harness.spec.yamldoc import YamlDoc, duplicate_keys, parse_yaml, substitute_env, unset_env
 
 __all__ = [
     "Experiment", "FaultStep", "GkeTarget", "Guard", "LoadSpec", "LoadedExperiment", "Objective",

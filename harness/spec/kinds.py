@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from harness.spec_registry import KindRegistry
+from harness.spec.registry import KindRegistry
 
 
 def did_you_mean(word: str, choices: list[str]) -> str | None:

@@ -15,10 +15,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from harness.faults.params import FAULT_PARAMS
-from harness.spec_kinds import did_you_mean
-from harness.spec_models import DEFAULT_PROTECTED
-from harness.spec_types import parse_ratio
-from harness.spec_yaml import Loc
+from harness.spec.fieldtypes import parse_ratio
+from harness.spec.kinds import did_you_mean
+from harness.spec.models import DEFAULT_PROTECTED
+from harness.spec.yamldoc import Loc
 
 Finding = tuple[Loc, str, str | None]
 Check = Callable[[dict[str, Any]], Iterator[Finding]]

@@ -17,10 +17,10 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError
 
 from harness.errors import Problem
-from harness.spec_errors import validation_problems
-from harness.spec_kinds import did_you_mean
-from harness.spec_models import Frozen
-from harness.spec_yaml import Loc, YamlDoc, parse_yaml, substitute_env, unset_env
+from harness.spec.errors import validation_problems
+from harness.spec.kinds import did_you_mean
+from harness.spec.models import Frozen
+from harness.spec.yamldoc import Loc, YamlDoc, parse_yaml, substitute_env, unset_env
 
 
 class SandboxTarget(Frozen):

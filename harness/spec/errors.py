@@ -11,10 +11,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from harness.errors import Problem
-from harness.spec_kinds import did_you_mean
-from harness.spec_models import SLUG
-from harness.spec_registry import KindRegistry
-from harness.spec_yaml import Loc, YamlDoc, format_loc
+from harness.spec.kinds import did_you_mean
+from harness.spec.models import SLUG
+from harness.spec.registry import KindRegistry
+from harness.spec.yamldoc import Loc, YamlDoc, format_loc
 
 _PREFIXES = ("Value error, ", "Assertion failed, ")
 

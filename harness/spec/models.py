@@ -1,9 +1,9 @@
 """Typed, frozen models of an experiment file (pydantic v2; extra keys are errors).
 
-Durations are float seconds, ratios floats 0..1 (see ``harness.spec_types``). Fault steps and probes
+Durations are float seconds, ratios floats 0..1 (see ``harness.spec.fieldtypes``). Fault steps and probes
 are kind-keyed (``pod-kill: {...}``, ``http: {...}``) and stored as ``kind`` + ``params``, where
 ``params`` is the model registered for the kind in ``harness.faults.params`` / ``probes.params``.
-Cross-item rules (unknown probes, duplicates, namespaces) live in ``harness.spec_checks``.
+Cross-item rules (unknown probes, duplicates, namespaces) live in ``harness.spec.checks``.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from pydantic_core import core_schema as cs
 
 from harness.faults.params import FAULT_PARAMS
 from harness.faults.params_base import FaultParams
-from harness.spec_kinds import field_error, kinded_dump, kinded_json_schema, split_kind
-from harness.spec_registry import KindRegistry
-from harness.spec_sli import objective_mismatch, parse_sli
-from harness.spec_types import Duration, ObjectiveField, Ratio, ThinkTime, Threshold
+from harness.spec.fieldtypes import Duration, ObjectiveField, Ratio, ThinkTime, Threshold
+from harness.spec.kinds import field_error, kinded_dump, kinded_json_schema, split_kind
+from harness.spec.registry import KindRegistry
+from harness.spec.sli import objective_mismatch, parse_sli
 from probes.params import PROBE_PARAMS, ProbeParams
 
 Window = Literal["baseline", "fault", "recovery", "whole"]

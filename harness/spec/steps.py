@@ -17,7 +17,7 @@ from pathlib import Path
 
 STEPS_NAME = "STEPS"
 HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "request", "rest"})
-CATALOGUE = Path(__file__).resolve().parents[1] / "probes" / "journeys"
+CATALOGUE = Path(__file__).resolve().parents[2] / "probes" / "journeys"
 HOW_TO_DECLARE = (
     'declare them at module level, one per request `name=`: STEPS = ("home", "cart.add", "checkout") '
     "(the harness reads the literal without importing the file)"

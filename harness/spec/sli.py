@@ -10,7 +10,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Literal
 
-from harness.spec_types import Objective
+from harness.spec.fieldtypes import Objective
 
 SliKind = Literal["ratio", "latency", "rate", "time"]
 
