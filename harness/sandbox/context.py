@@ -28,10 +28,11 @@ def claim_pod_network(cidr: str) -> tuple[str, int | None]:
     first = str(net.network_address).split(".")
     if net.prefixlen != 16 or first[0] != "127":
         return cidr, None
-    lockdir = Path(tempfile.gettempdir()) / "harness-sandbox-networks"
-    lockdir.mkdir(exist_ok=True)
+    lockdir = _shared_lockdir()
     for second in range(int(first[1]), 255):
-        fd = os.open(lockdir / f"127.{second}.lock", os.O_CREAT | os.O_RDWR, 0o644)
+        fd = _open_lock(lockdir / f"127.{second}.lock")
+        if fd is None:
+            continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -39,6 +40,35 @@ def claim_pod_network(cidr: str) -> tuple[str, int | None]:
             continue
         return f"127.{second}.0.0/16", fd
     return cidr, None
+
+
+def _shared_lockdir() -> Path:
+    """``/tmp/harness-sandbox-networks``, shared by every user's sandboxes (pod IPs are machine-wide):
+    when we create it, it is made like /tmp itself (1777), so another user's sandbox can lock too."""
+    lockdir = Path(tempfile.gettempdir()) / "harness-sandbox-networks"
+    try:
+        lockdir.mkdir()
+        lockdir.chmod(0o1777)
+    except FileExistsError:
+        pass
+    return lockdir
+
+
+def _open_lock(path: Path) -> int | None:
+    """A descriptor to flock ``path`` with: created readable by all (an flock needs no write access),
+    opened read-only when another user made it; None when it can be neither made nor opened."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o644)
+        os.fchmod(fd, 0o644)
+        return fd
+    except FileExistsError:
+        pass
+    except PermissionError:
+        return None
+    try:
+        return os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
 
 
 def _address_in_use(ip: str, port: int) -> bool:
