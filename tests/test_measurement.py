@@ -197,3 +197,14 @@ def test_the_readme_worked_example() -> None:
     seconds += [sec(21, ok=76, fail=24)] + [sec(t) for t in range(22, 40)]  # errors stop at 21.4
     r = measure(states(seconds), 10.3, 20.0, 3)
     assert r.detection == pytest.approx(1.7) and r.seconds == pytest.approx(2.0)
+
+
+def test_seconds_touched_by_the_fault_window_belong_to_it() -> None:
+    events = [{"ts": 1010.3, "type": "fault.undo", "id": "f"}, {"ts": 1019.6, "type": "fault.reverted", "id": "f"}]
+    w = windows_from_events(1000.2, 1030.5, events).snapped()
+    assert (w.baseline, w.fault, w.recovery, w.whole) == ((1000, 1010), (1010, 1020), (1020, 1031), (1000, 1031))
+    # a failure in the second that holds the first action is the fault's, not the baseline's
+    seconds = [sec(t) for t in range(1000, 1010)] + [sec(1010, ok=50, fail=50)] + [sec(t) for t in range(1011, 1031)]
+    base = SloInput("base", "load.success_ratio", ">=", 1.0, "baseline")
+    by = evaluate(seconds, [base], windows_from_events(1000.2, 1030.5, events))
+    assert by[0].status is SloStatus.PASS and by[0].samples == 1000

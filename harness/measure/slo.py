@@ -2,8 +2,9 @@
 
 Pure functions over ``Second`` values (see ``harness.measure.timeline``); the timeline is streamed once for the
 windowed SLIs, and the per-second judgements (``harness.measure.judge``) take one small tuple per second.
-A second ``t`` belongs to a window ``[w0, w1)`` when its midpoint ``t + 0.5`` does, so the baseline,
-fault and recovery windows split the seconds exactly.
+SLOs are judged over whole seconds (``Windows.snapped``): every second the fault window touches
+belongs to it, the seconds before it to the baseline and those after it to the recovery, so the three
+split the seconds exactly and no effect of a fault lands in the baseline.
 
 An SLO ends in one of five statuses: ``pass``, ``fail``, ``inconclusive`` (fewer samples in its window
 than its minimum, or a recovery the data cannot tell), ``skipped`` (no fault, so no fault/recovery
@@ -53,6 +54,17 @@ class Windows:
             raise ValueError(f"unknown window {name!r} (one of {', '.join(WINDOW_NAMES)})")
         span: Span | None = getattr(self, name)
         return span
+
+    def snapped(self) -> Windows:
+        """The windows in whole seconds, as SLOs are judged: every second the fault window touches
+        belongs to it (the second holding the first action, and the one holding the last revert), so
+        no effect of a fault is counted in the baseline or the recovery."""
+
+        def span(w: Span | None, lo: Any, hi: Any) -> Span | None:
+            return None if w is None else (float(lo(w[0])), float(max(lo(w[0]), hi(w[1]))))
+
+        return Windows(span(self.baseline, math.floor, math.floor), span(self.fault, math.floor, math.ceil),
+                       span(self.recovery, math.ceil, math.ceil), span(self.whole, math.floor, math.ceil))
 
     def to_json(self) -> dict[str, list[float]]:
         """``{"baseline": [t0, t1], ...}`` for run.json (missing windows left out)."""
@@ -203,6 +215,7 @@ def evaluate(source: Path | str | Iterable[Second], slos: Sequence[SloInput], wi
              cut_reason: str = "") -> list[SloResult]:
     """Evaluate every SLO over a timeline in one streaming pass. ``recovery`` is the run's measured
     recovery (for recovery_time SLOs); windows named in ``cut_short`` are not judged."""
+    windows = windows.snapped()
     pending = [_Pending(s, _window(s, windows), Accumulator(s.ref)) for s in slos]
     for second in seconds_of(source):
         for p in pending:
