@@ -28,13 +28,19 @@ SHOP_UP = 'count(up{job="shop"} == 1)'
 ALL_UP = 'min(up{job="shop"})'  # 1 once every scraped shop pod answered its last scrape
 
 
-def _scraped(url: str) -> bool:
+def _value(url: str, query: str) -> float | None:
     try:
-        resp = httpx.get(f"{url}/api/v1/query", params={"query": ALL_UP}, timeout=2)
+        resp = httpx.get(f"{url}/api/v1/query", params={"query": query}, timeout=2)
     except httpx.HTTPError:
-        return False
-    result = resp.json().get("data", {}).get("result") or []
-    return resp.status_code == 200 and bool(result) and float(result[0]["value"][1]) == 1
+        return None
+    result = resp.json().get("data", {}).get("result") or [] if resp.status_code == 200 else []
+    return float(result[0]["value"][1]) if result else None
+
+
+def _scraped(url: str, pods: int) -> bool:
+    """Every shop pod is a target, up, and exporting: pods another test replaced are found again."""
+    return (_value(url, ALL_UP) == 1 and _value(url, SHOP_UP) == pods
+            and _value(url, 'count(http_requests_in_flight{job="shop"})') == pods)
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +50,13 @@ def prom_url(sandbox: Any) -> str:
     if not url:
         pytest.skip("the sandbox runs no Prometheus (no `prometheus` binary on PATH, or prometheus: false)")
     sandbox.wait_deployments_ready()
+    kube = sandbox.kube()
+    try:
+        pods = sum(d["spec"]["replicas"] for d in kube.list_deployments("shop"))
+    finally:
+        kube.close()
     deadline = time.monotonic() + 60
-    while not _scraped(url):
+    while not _scraped(url, pods):
         if time.monotonic() > deadline:
             raise AssertionError(f"Prometheus at {url} had not scraped every shop pod up after 60 s")
         time.sleep(0.5)
