@@ -18,7 +18,7 @@ from typing import Any
 from harness.clients.connect import Connection, fault_env, resolve_connection
 from harness.clients.postgres import dsn_parts
 from harness.errors import HarnessError, InvalidExperiment, Problem, Refused, RevertFailed
-from harness.faults.base import load_all
+from harness.faults.base import revert_pending
 from harness.journal import Journal, pending_faults, read_journal
 from harness.spec.loader import repo_root
 from harness.spec.targets import SandboxTarget, resolve_target
@@ -137,20 +137,13 @@ async def rollback(run_dir: Path, targets_path: Path | None = None, target: str 
     journal = Journal(path, redact=_redactor(secrets))
     env = fault_env(conn, journal)
     env.credentials = credentials
-    registry = load_all()
-    reverted, failed = [], []
     try:
-        for pf in reversed(pending):
-            try:
-                await registry.get(pf.kind).undo(pf.undo, env)
-            except Exception as exc:  # noqa: BLE001 - report every failure
-                journal.write("fault.revert_failed", id=pf.id, kind=pf.kind, error=str(exc), by="rollback")
-                failed.append(f"{pf.describe()} ({exc})")
-                continue
-            journal.write("fault.reverted", id=pf.id, kind=pf.kind, by="rollback")
-            reverted.append(pf.describe())
+        failures = await revert_pending(pending, env, journal, by="rollback")
     finally:
         journal.close()
+    failed = [f"{pf.describe()} ({exc})" for pf, exc in failures]
+    failed_ids = {pf.id for pf, _ in failures}
+    reverted = [pf.describe() for pf in reversed(pending) if pf.id not in failed_ids]
     if failed:
         raise RevertFailed(failed)
     return reverted

@@ -18,96 +18,24 @@ import signal
 import time
 import traceback
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.aio import wait_timeout
+from harness.aio import TrackingExecutor, cancel_all, wait_timeout
 from harness.clients.connect import Connection, fault_env, probe_env, resolve_connection
 from harness.errors import Aborted, FaultError, HarnessError, Refused
-from harness.faults.base import Fault, FaultPlan, load_all
+from harness.faults.base import Fault, revert_pending
 from harness.guards import GuardInput, GuardSet
 from harness.journal import Journal, pending_faults, read_journal
 from harness.live import LiveState, LiveView
 from harness.measure.timeline import TimelineWriter
+from harness.plan import PlanResult, build_faults, plan_faults
 from harness.report.runfolder import EXIT_CODES, evaluate_folder, make_run_dir, write_outputs
 from probes.base import Observation, Probe
 from probes.base import load_all as load_probes
 
-
-@dataclass
-class PlanResult:
-    """What a run would hit; ``refusals`` non-empty means the run must not start."""
-
-    faults: list[tuple[Fault, FaultPlan]] = field(default_factory=list)
-
-    @property
-    def refusals(self) -> list[str]:
-        return [p.refuse for _, p in self.faults if p.refuse]
-
-    def describe(self) -> str:
-        lines = []
-        for fault, plan in self.faults:
-            lines.append(f"- {fault.id} ({fault.kind}): {len(plan.targets)} target(s)")
-            lines += [f"    {n}" for n in plan.notes]
-            lines += [f"    target {t}" for t in plan.targets[:50]]
-            if plan.refuse:
-                lines.append(f"    REFUSED: {plan.refuse}")
-        return "\n".join(lines) if lines else "(no faults)"
-
-
-async def _cancel_all(tasks: list[asyncio.Task[None]], timeout: float = 10.0) -> None:
-    """Cancel background tasks and wait for them, re-cancelling any that swallowed a cancellation."""
-    deadline = time.monotonic() + timeout
-    while any(not t.done() for t in tasks) and time.monotonic() < deadline:
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks, timeout=0.5)
-
-
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 """Signals that stop a run and revert every fault (SIGHUP: the terminal closed, ssh dropped)."""
-
-
-class TrackingExecutor(ThreadPoolExecutor):
-    """The run's default executor: knows which blocking calls are still running, so the cleanup can
-    wait for an in-flight API call (a pod delete, a scale) before reverting what it changes."""
-
-    def __init__(self) -> None:
-        super().__init__(max_workers=32, thread_name_prefix="harness")
-        self.pending: set[Future[Any]] = set()
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future = super().submit(fn, *args, **kwargs)
-        self.pending.add(future)
-        future.add_done_callback(self.pending.discard)
-        return future
-
-    async def settle(self, timeout: float) -> list[Future[Any]]:
-        """Wait up to ``timeout`` s for every running call; returns those still running."""
-        running = [f for f in list(self.pending) if not f.done()]
-        if running:
-            await asyncio.wait([asyncio.wrap_future(f) for f in running], timeout=timeout)
-        return [f for f in running if not f.done()]
-
-
-def build_faults(experiment: Any, env: Any) -> list[Fault]:
-    registry = load_all()
-    ids = experiment.timeline.fault_ids()
-    faults = []
-    for fid, step in zip(ids, experiment.timeline.faults, strict=True):
-        fault = registry.get(step.kind)(fid, step.params, env)
-        fault.hold_seconds, fault.allow_empty = step.held_for(), step.allow_empty
-        faults.append(fault)
-    return faults
-
-
-async def plan_faults(faults: list[Fault]) -> PlanResult:
-    result = PlanResult()
-    for f in faults:
-        result.faults.append((f, await f.plan()))
-    return result
 
 
 class Run:
@@ -439,7 +367,7 @@ class Run:
     async def _cleanup(self) -> dict[str, Any]:
         assert self.journal and self.timeline and self.run_dir
         self._reverting = True
-        await _cancel_all(self._fault_tasks)
+        await cancel_all(self._fault_tasks)
         stuck = await self._executor.settle(timeout=60.0)
         if stuck:
             self.journal.write("run.threads_stuck", count=len(stuck))
@@ -448,7 +376,7 @@ class Run:
         for fault in reversed(self.faults):
             await self._revert(fault)
         await self._reconcile()
-        await _cancel_all(self._tasks)
+        await cancel_all(self._tasks)
         if self._load is not None:
             try:
                 self._load_totals = await asyncio.to_thread(self._load.stop)
@@ -469,17 +397,13 @@ class Run:
         """Revert, from the journal's own records, any fault the journal still shows as injected (an
         undo journaled by an inject that was cut short, or a revert that failed)."""
         assert self.journal
-        registry = load_all()
-        for pf in reversed(pending_faults(read_journal(self.journal.path))):
-            try:
-                await registry.get(pf.kind).undo(pf.undo, self.env)
-            except Exception as exc:  # noqa: BLE001 - every failure is reported
-                self.journal.write("fault.revert_failed", id=pf.id, kind=pf.kind, error=str(exc), by="reconcile")
-                if not any(item.startswith(f"{pf.id} ") for item in self.revert_failures):
-                    self.revert_failures.append(f"{pf.id} ({pf.kind}): {exc}")
-                continue
-            self.journal.write("fault.reverted", id=pf.id, kind=pf.kind, by="reconcile", restores=True)
-            self.revert_failures = [f for f in self.revert_failures if not f.startswith(f"{pf.id} ")]
+        pending = pending_faults(read_journal(self.journal.path))
+        failures = await revert_pending(pending, self.env, self.journal, by="reconcile")
+        failed = {pf.id: f"{pf.id} ({pf.kind}): {exc}" for pf, exc in failures}
+        reverted_now = {pf.id for pf in pending} - failed.keys()
+        self.revert_failures = [f for f in self.revert_failures if f.split(" ", 1)[0] not in reverted_now]
+        self.revert_failures += [text for fid, text in failed.items()
+                                 if not any(f.startswith(f"{fid} ") for f in self.revert_failures)]
 
     def _verdict(self) -> dict[str, Any]:
         assert self.run_dir

@@ -193,3 +193,20 @@ def load_all() -> FaultRegistry:
     from . import databases, pods, proxies, zones  # noqa: F401
 
     return REGISTRY
+
+
+async def revert_pending(pending: list[Any], env: FaultEnv, journal: Journal, by: str) -> list[tuple[Any, Exception]]:
+    """Revert journaled-but-unreverted faults (``harness.journal.PendingFault``) from their undo records
+    alone, newest first, journaling each outcome (``by`` says who: rollback, reconcile); every fault is
+    tried. Returns the ``(pending fault, error)`` pairs that failed."""
+    registry = load_all()
+    failed: list[tuple[Any, Exception]] = []
+    for pf in reversed(pending):
+        try:
+            await registry.get(pf.kind).undo(pf.undo, env)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, none hides another
+            journal.write("fault.revert_failed", id=pf.id, kind=pf.kind, error=str(exc), by=by)
+            failed.append((pf, exc))
+            continue
+        journal.write("fault.reverted", id=pf.id, kind=pf.kind, by=by)
+    return failed
