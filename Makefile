@@ -1,12 +1,13 @@
 # make test  - install everything into .venv (and Debian's prometheus when possible), lint, type-check, test
 # make demo  - bring the sandbox up, run a small game day, print where the reports are, take it down
 # make bench - print speed and memory figures
+# make test-fast - the unit tier alone (no processes, seconds)
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: test demo bench lint typecheck contracts pytest install prometheus clean
+.PHONY: test test-fast demo bench lint typecheck contracts pytest install prometheus clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -44,6 +45,10 @@ pytest: install
 	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15
 
 test: install lint typecheck contracts pytest
+
+# tests/unit: no processes; tests/components: one real component; tests/e2e: whole sandboxes
+test-fast: $(STAMP)
+	$(BIN)/pytest -q tests/unit
 
 demo: install
 	$(BIN)/python -m harness.demo

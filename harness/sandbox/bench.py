@@ -14,6 +14,7 @@ import random
 import tempfile
 import time
 import tracemalloc
+from collections import Counter
 from pathlib import Path
 
 from harness.measure.histogram import Histogram
@@ -63,6 +64,11 @@ def bench_scale() -> None:
             typed_s = time.monotonic() - t0
             print(f"list {n} pods via the official client: raw JSON {raw_s * 1000:.0f} ms (median of 5); "
                   f"deserialized into models ({len(typed.items)}) {typed_s * 1000:.0f} ms")
+            zone_of = {n.metadata.name: n.metadata.labels.get("topology.kubernetes.io/zone")
+                       for n in core.list_node().items}
+            per_zone = Counter(zone_of.get(p.spec.node_name) for p in typed.items if p.spec.node_name)
+            print(f"catalog spread over zones: {dict(sorted(per_zone.items()))} "
+                  f"(largest minus smallest: {max(per_zone.values()) - min(per_zone.values())})")
             api.close()
         finally:
             manage.down(Path(d) / "sbx")

@@ -25,7 +25,7 @@ try:
 except ImportError:  # tests/ is on sys.path rather than the project root
     from fixtures.tinyshop import TinyShop  # type: ignore[no-redef]
 
-JOURNEYS = Path(__file__).resolve().parents[1] / "probes" / "journeys" / "storefront.py"
+JOURNEYS = Path(__file__).resolve().parents[2] / "probes" / "journeys" / "storefront.py"
 STEPS = {"home", "search", "product", "catalog.api", "cart.add", "cart.view", "checkout"}
 
 
@@ -171,7 +171,7 @@ time.sleep(120)
 
 
 def test_locust_dies_with_the_harness_process(shop: TinyShop, tmp_path: Path) -> None:
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     harness = subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT, root, str(JOURNEYS), shop.url, str(tmp_path)])
     try:
         _wait_for(lambda: (tmp_path / "pids.json").exists() or harness.poll() is not None, 60, "load started")

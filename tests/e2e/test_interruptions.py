@@ -20,8 +20,8 @@ import pytest
 
 from harness.journal import pending_faults, read_journal
 from harness.report.runfolder import EXIT_CODES
+from tests.e2e.test_zone_e2e import _cluster_clean
 from tests.fixtures.tinyshop import TinyShop
-from tests.test_zone_e2e import _cluster_clean
 from tests.zone_mini import ZONE_B, ZONE_C, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -23,9 +23,9 @@ from harness.spec.models import Experiment
 from harness.spec.registry import DuplicateKind, KindRegistry
 from probes.params import PROBE_PARAMS, HttpProbeParams
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
-BROKEN = Path(__file__).parent / "fixtures" / "broken"
+BROKEN = Path(__file__).parents[1] / "fixtures" / "broken"
 TARGETS = EXPERIMENTS / "targets.yaml"
 
 

@@ -15,7 +15,7 @@ from harness.errors import InvalidExperiment, Problem
 from harness.spec.loader import json_schema, load_experiment
 from harness.spec.steps import CATALOGUE, StepsUndeclared, catalogue_steps, declared_steps, requested_steps
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TARGETS = ROOT / "experiments" / "targets.yaml"
 JOURNEYS = sorted(p for p in CATALOGUE.glob("*.py") if not p.name.startswith("_"))
 STOREFRONT = ("home", "search", "product", "catalog.api", "cart.add", "cart.view", "checkout")
