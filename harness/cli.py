@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError, InvalidExperiment, Refused, RevertFailed
+from harness.errors import HarnessError, InvalidExperiment, Refused, RevertFailed, SandboxError
 
 EXIT_OK, EXIT_SLO, EXIT_INVALID, EXIT_ABORTED, EXIT_REVERT = 0, 1, 2, 3, 4
 
@@ -275,28 +275,15 @@ def main(argv: list[str] | None = None) -> int:
         for item in exc.still_injected:
             _err(f"  {item}")
         code = EXIT_REVERT
+    except SandboxError as exc:
+        _err(f"sandbox: {exc}")
+        code = EXIT_INVALID
     except HarnessError as exc:
         _err(f"error: {exc}")
         code = EXIT_ABORTED
     except KeyboardInterrupt:
         code = EXIT_ABORTED
-    except _sandbox_error() as exc:
-        _err(f"sandbox: {exc}")
-        code = EXIT_INVALID
     return code
-
-
-def _sandbox_error() -> type[Exception]:
-    """The sandbox's error class, caught by class (the sandbox is imported only when installed)."""
-    try:
-        from harness.sandbox.manage import SandboxError
-    except ImportError:  # pragma: no cover - the sandbox extra is not installed
-        return _Never
-    return SandboxError
-
-
-class _Never(Exception):
-    """Stands for an exception class that cannot be raised."""
 
 
 def entry() -> None:

@@ -97,3 +97,8 @@ class RevertFailed(HarnessError):
     def __init__(self, still_injected: list[str]) -> None:
         self.still_injected = still_injected
         super().__init__("still injected: " + "; ".join(still_injected))
+
+
+class SandboxError(HarnessError):
+    """The local sandbox could not be started, reached or stopped (raised by harness.sandbox, caught by
+    the CLI like every other harness error)."""

@@ -13,16 +13,14 @@ from typing import Any
 
 import httpx
 
+from harness.errors import SandboxError
+
 DEFAULT_DIR = Path(".sandbox")
 #: Records whether the sandbox created its folder ("created": kept 0700) or was given one the user made
 #: ("given": its mode is never touched).
 ORIGIN_FILE = ".origin"
 #: Files only a sandbox writes: a folder holding one but no ORIGIN_FILE was created by an earlier sandbox.
 SANDBOX_FILES = ("endpoints.json", "daemon.log", "daemon.pid")
-
-
-class SandboxError(RuntimeError):
-    """The sandbox could not be started, reached or stopped."""
 
 
 def _pid(directory: Path) -> int | None:
