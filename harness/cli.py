@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError, InvalidExperiment, Refused, RevertFailed, SandboxError
+from harness.events import RunStatus
 
 EXIT_OK, EXIT_SLO, EXIT_INVALID, EXIT_ABORTED, EXIT_REVERT = 0, 1, 2, 3, 4
 
@@ -212,7 +213,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     loaded = load_experiment(run_dir / "experiment.yaml", targets_path=Path(args.targets) if args.targets else None)
     previous = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
     keep = {k: previous[k] for k in ("aborted_by", "load", "steady_state_after", "error") if k in previous}
-    if previous.get("status") in ("aborted", "refused", "interrupted", "error"):
+    if previous.get("status") in (RunStatus.ABORTED, RunStatus.REFUSED, RunStatus.INTERRUPTED, RunStatus.ERROR):
         keep["status"] = previous["status"]
     run = evaluate_folder(run_dir, loaded.experiment, keep)
     write_outputs(run_dir, run, loaded.redact)

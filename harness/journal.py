@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.events import Event
+
 
 class Journal:
     """Appends one JSON object per line and fsyncs it; thread-safe. ``listeners`` see every event."""
@@ -26,7 +28,7 @@ class Journal:
         self._redact = redact or (lambda s: s)
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
-    def write(self, type_: str, **fields: Any) -> dict[str, Any]:
+    def write(self, type_: Event, **fields: Any) -> dict[str, Any]:
         event = {"ts": round(time.time(), 3), "type": type_, **fields}
         line = self._redact(json.dumps(event, default=str))
         with self._lock:
@@ -71,9 +73,9 @@ def pending_faults(events: list[dict[str, Any]]) -> list[PendingFault]:
     pending: dict[str, PendingFault] = {}
     for ev in events:
         fid = ev.get("id")
-        if ev.get("type") == "fault.undo" and fid:
+        if ev.get("type") == Event.FAULT_UNDO and fid:
             pf = pending.setdefault(fid, PendingFault(fid, ev["kind"]))
             pf.undo.append(ev.get("undo") or {})
-        elif ev.get("type") == "fault.reverted" and fid:
+        elif ev.get("type") == Event.FAULT_REVERTED and fid:
             pending.pop(fid, None)
     return list(pending.values())

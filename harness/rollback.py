@@ -18,6 +18,7 @@ from typing import Any
 from harness.clients.connect import Connection, fault_env, resolve_connection
 from harness.clients.postgres import dsn_parts
 from harness.errors import HarnessError, InvalidExperiment, Problem, Refused, RevertFailed
+from harness.events import Event
 from harness.faults.base import revert_pending
 from harness.journal import Journal, pending_faults, read_journal
 from harness.spec.loader import repo_root
@@ -125,7 +126,7 @@ async def rollback(run_dir: Path, targets_path: Path | None = None, target: str 
     pending = pending_faults(events)
     if not pending:
         return []
-    started = next((e for e in events if e.get("type") == "run.started"), None)
+    started = next((e for e in events if e.get("type") == Event.RUN_STARTED), None)
     if started is None:
         raise HarnessError(f"{path} has no run.started event: cannot tell which cluster to reach")
     environ = os.environ if environ is None else environ

@@ -24,13 +24,14 @@ from typing import Any
 from harness.aio import TrackingExecutor, cancel_all, wait_timeout
 from harness.clients.connect import Connection, fault_env, probe_env, resolve_connection
 from harness.errors import Aborted, FaultError, HarnessError, Refused
+from harness.events import Event, RunStatus
 from harness.faults.base import Fault, revert_pending
 from harness.guards import GuardInput, GuardSet
 from harness.journal import Journal, pending_faults, read_journal
 from harness.live import LiveState, LiveView
 from harness.measure.timeline import TimelineWriter
 from harness.plan import PlanResult, build_faults, plan_faults
-from harness.report.runfolder import EXIT_CODES, evaluate_folder, make_run_dir, write_outputs
+from harness.report.runfolder import evaluate_folder, make_run_dir, write_outputs
 from probes.base import Observation, Probe
 from probes.base import load_all as load_probes
 
@@ -55,7 +56,7 @@ class Run:
         self.journal: Journal | None = None
         self.timeline: TimelineWriter | None = None
         self.aborted_by: str | None = None
-        self.extra_status: str | None = None
+        self.extra_status: RunStatus | None = None
         self.revert_failures: list[str] = []
         self._reverted: set[str] = set()
         self._body: asyncio.Task[None] | None = None
@@ -95,9 +96,9 @@ class Run:
             if self.aborted_by is None:
                 raise
         except (Refused, Aborted) as exc:
-            self._set_abort(str(exc), status="refused" if isinstance(exc, Refused) else "aborted")
+            self._set_abort(str(exc), status=RunStatus.REFUSED if isinstance(exc, Refused) else RunStatus.ABORTED)
         except HarnessError as exc:
-            self._set_abort(f"{type(exc).__name__}: {exc}", status="aborted")
+            self._set_abort(f"{type(exc).__name__}: {exc}", status=RunStatus.ABORTED)
         except BaseException as exc:  # noqa: BLE001 - any other failure is an error, never a verdict
             self._on_error(exc)
         finally:
@@ -112,14 +113,14 @@ class Run:
         leaves = _leaves(exc)
         if all(isinstance(e, HarnessError) for e in leaves):
             first = leaves[0]
-            status = "refused" if isinstance(first, Refused) else "aborted"
+            status = RunStatus.REFUSED if isinstance(first, Refused) else RunStatus.ABORTED
             self._set_abort("; ".join(f"{type(e).__name__}: {e}" for e in leaves), status=status)
             return
         text = "".join(traceback.format_exception(exc))
         self._error = text
         if self.run_dir is not None:
             (self.run_dir / "error.txt").write_text(text)
-        self._set_abort(f"harness error: {type(exc).__name__}: {exc}", status="error")
+        self._set_abort(f"harness error: {type(exc).__name__}: {exc}", status=RunStatus.ERROR)
 
     def _interrupt_body(self) -> None:
         """Cancel the body, and keep cancelling until it ends: a cancellation can be swallowed by
@@ -133,20 +134,20 @@ class Run:
         if self._body is not None and not self._body.done():
             self._canceller = asyncio.create_task(keep_cancelling(self._body))
 
-    def _set_abort(self, reason: str, status: str = "aborted", **fields: Any) -> None:
+    def _set_abort(self, reason: str, status: RunStatus = RunStatus.ABORTED, **fields: Any) -> None:
         """Record the first reason the run stops early; the journal gets a ``run.aborted`` event with
         the phase it happened in (the report judges no SLO whose window it cut short)."""
         if self.aborted_by is not None:
             return
         self.aborted_by, self.extra_status = reason, status
         if self.journal is not None:
-            self.journal.write("run.aborted", reason=reason, status=status, phase=self.live.state.phase, **fields)
+            self.journal.write(Event.RUN_ABORTED, reason=reason, status=status, phase=self.live.state.phase, **fields)
 
     def _on_signal(self, sig: signal.Signals) -> None:
         self._signals += 1
         name = signal.Signals(sig).name
         if self._signals == 1 or not self._reverting:
-            self._set_abort(f"interrupted by {name}", status="interrupted", signal=name)
+            self._set_abort(f"interrupted by {name}", status=RunStatus.INTERRUPTED, signal=name)
             self.live.say(f"{name}: stopping the run and reverting every fault")
             self._interrupt_body()
             return
@@ -161,12 +162,12 @@ class Run:
         self.env.journal = self.journal
         self.timeline = TimelineWriter(self.run_dir / "timeline.jsonl", start=start)
         self.journal.listeners.append(self._to_timeline)
-        provisional = {"name": self.exp.name, "target": self.target_name, "status": "running", "exit_code": None,
+        provisional = {"name": self.exp.name, "target": self.target_name, "status": RunStatus.RUNNING, "exit_code": None,
                        "run_dir": str(self.run_dir), "note": "the run has not ended (or its process died): "
                        "`harness rollback` this folder, then `harness report` it"}
         write_outputs(self.run_dir, provisional, self.loaded.redact, summary=False)
         self.journal.write(
-            "run.started",
+            Event.RUN_STARTED,
             name=self.exp.name,
             target=self.target_name,
             connection=self.conn.public(),
@@ -179,7 +180,7 @@ class Run:
 
     def _phase(self, name: str) -> None:
         assert self.journal and self.timeline
-        self.journal.write("phase", phase=name)
+        self.journal.write(Event.PHASE, phase=name)
         self.timeline.set_phase(name, time.time())
         self.live.state.phase = name
         self.live.refresh(force=True)
@@ -210,14 +211,14 @@ class Run:
             self._steady_after = await self._steady_state()
             if self._steady_after:
                 assert self.journal
-                self.journal.write("steady_state.failed", problems=self._steady_after)
+                self.journal.write(Event.STEADY_STATE_FAILED, problems=self._steady_after)
 
     async def _run_fault(self, fault: Fault, at: float, base: float) -> None:
         assert self.journal and self.timeline
         await asyncio.sleep(max(0.0, base + at - time.time()))
         with self._fault_errors(fault, "inject"):
             await fault.inject()
-        self.journal.write("fault.injected", id=fault.id, kind=fault.kind, targets=fault.targets)
+        self.journal.write(Event.FAULT_INJECTED, id=fault.id, kind=fault.kind, targets=fault.targets)
         self._active_changed()
         with self._fault_errors(fault, "hold"):  # repeated actions and re-checks happen while held
             await fault.hold(base + at + fault.hold_seconds)
@@ -231,10 +232,10 @@ class Run:
         try:
             yield
         except HarnessError as exc:
-            self.journal.write("fault.error", id=fault.id, kind=fault.kind, step=step, error=str(exc))
+            self.journal.write(Event.FAULT_ERROR, id=fault.id, kind=fault.kind, step=step, error=str(exc))
             raise FaultError(f"{fault.id} ({fault.kind}) failed during {step}: {exc}") from exc
         except Exception as exc:
-            self.journal.write("fault.error", id=fault.id, kind=fault.kind, step=step,
+            self.journal.write(Event.FAULT_ERROR, id=fault.id, kind=fault.kind, step=step,
                                error=f"{type(exc).__name__}: {exc}")
             raise
 
@@ -251,12 +252,12 @@ class Run:
         try:
             await fault.revert()
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none hides another
-            self.journal.write("fault.revert_failed", id=fault.id, kind=fault.kind, error=str(exc))
+            self.journal.write(Event.FAULT_REVERT_FAILED, id=fault.id, kind=fault.kind, error=str(exc))
             self.revert_failures.append(f"{fault.id} ({fault.kind}): {exc}")
             return
         self._reverted.add(fault.id)
         restores = getattr(type(fault).undo, "__func__", None) is not getattr(Fault.undo, "__func__", None)
-        self.journal.write("fault.reverted", id=fault.id, kind=fault.kind, targets=fault.targets,
+        self.journal.write(Event.FAULT_REVERTED, id=fault.id, kind=fault.kind, targets=fault.targets,
                            measurements=fault.measurements, restores=restores)
         self._active_changed()
 
@@ -282,7 +283,7 @@ class Run:
         )
         await asyncio.to_thread(self._load.start)
         assert self.journal
-        self.journal.write("load.started", users=spec.users, spawn_rate=spec.spawn_rate)
+        self.journal.write(Event.LOAD_STARTED, users=spec.users, spawn_rate=spec.spawn_rate)
 
     async def _start_probes(self) -> None:
         registry = load_probes()
@@ -305,7 +306,7 @@ class Run:
             self.timeline.add_probe(spec.name, t0, obs.ok, obs.latency_sample)
             if (obs.ok, obs.detail) != last:
                 last = (obs.ok, obs.detail)
-                self.journal.write("probe.changed", probe=spec.name, ok=obs.ok, detail=obs.detail[:300])
+                self.journal.write(Event.PROBE_CHANGED, probe=spec.name, ok=obs.ok, detail=obs.detail[:300])
             await asyncio.sleep(max(0.0, t0 + spec.every - time.time()))
 
     @staticmethod
@@ -348,7 +349,7 @@ class Run:
             for second in seconds:
                 fired = guards.feed(second)
                 if fired is not None:
-                    self.journal.write("guard.fired", **fired.to_json())
+                    self.journal.write(Event.GUARD_FIRED, **fired.to_json())
                     self._abort(f"guard: {fired.reason}")
                     return
             if self._load is not None and not self._load.alive():
@@ -370,7 +371,7 @@ class Run:
         await cancel_all(self._fault_tasks)
         stuck = await self._executor.settle(timeout=60.0)
         if stuck:
-            self.journal.write("run.threads_stuck", count=len(stuck))
+            self.journal.write(Event.RUN_THREADS_STUCK, count=len(stuck))
             self.revert_failures.append(f"{len(stuck)} API call(s) still running after 60 s; "
                                         "what they change may be left behind")
         for fault in reversed(self.faults):
@@ -381,13 +382,13 @@ class Run:
             try:
                 self._load_totals = await asyncio.to_thread(self._load.stop)
             except Exception as exc:  # noqa: BLE001 - reported, the run still ends cleanly
-                self.journal.write("load.error", error=str(exc))
+                self.journal.write(Event.LOAD_ERROR, error=str(exc))
         for _, probe in self._probes:
             await probe.close()
-        self.journal.write("run.stopping")
+        self.journal.write(Event.RUN_STOPPING)
         self.timeline.close()
         run = self._verdict()
-        self.journal.write("run.ended", status=run["status"], exit_code=run["exit_code"])
+        self.journal.write(Event.RUN_ENDED, status=run["status"], exit_code=run["exit_code"])
         write_outputs(self.run_dir, run, self.loaded.redact)
         self.journal.close()
         self.live.stop()
@@ -409,16 +410,16 @@ class Run:
         assert self.run_dir
         extra: dict[str, Any] = {"aborted_by": self.aborted_by, "load": self._load_summary()}
         if self.revert_failures:
-            extra["status"] = "revert_failed"
+            extra["status"] = RunStatus.REVERT_FAILED
             extra["revert_failures"] = self.revert_failures
         elif self.aborted_by:
-            extra["status"] = self.extra_status or "aborted"
+            extra["status"] = self.extra_status or RunStatus.ABORTED
         if self._error:
             extra["error"] = self._error.strip().splitlines()[-1]
         run = evaluate_folder(self.run_dir, self.exp, extra)
-        if self._steady_after and run["status"] == "passed":
-            run["status"], run["exit_code"] = "failed", 1
-        run["exit_code"] = EXIT_CODES.get(run["status"], 4)
+        if self._steady_after and run["status"] == RunStatus.PASSED:
+            run["status"] = RunStatus.FAILED
+        run["exit_code"] = RunStatus(run["status"]).exit_code
         run["steady_state_after"] = self._steady_after
         return run
 

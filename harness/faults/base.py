@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from harness.errors import PermanentFaultError, RevertFailed
+from harness.events import Event
 from harness.journal import Journal
 
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]+):[^@/\s]*@", re.IGNORECASE)
@@ -78,12 +79,12 @@ class FaultEnv:
     max_pods_fraction: float = 1.0
     require_capacity: bool = False  # safety.require_capacity: zone faults refuse when capacity fails
 
-    def record(self, type_: str, **fields: Any) -> None:
+    def record(self, type_: Event, **fields: Any) -> None:
         if self.journal is not None:
             self.journal.write(type_, **fields)
 
     def on_retry(self, what: str, exc: BaseException, attempt: int) -> None:
-        self.record("retry", what=what, error=str(exc), attempt=attempt)
+        self.record(Event.RETRY, what=what, error=str(exc), attempt=attempt)
 
 
 @dataclass
@@ -162,7 +163,7 @@ class Fault(ABC):
         (a revert takes its credentials from the target, `harness rollback` too)."""
         data = strip_passwords(data)
         self._undo.append(data)
-        self.env.record("fault.undo", id=self.id, kind=self.kind, undo=data)
+        self.env.record(Event.FAULT_UNDO, id=self.id, kind=self.kind, undo=data)
 
 
 class FaultRegistry:
@@ -205,8 +206,8 @@ async def revert_pending(pending: list[Any], env: FaultEnv, journal: Journal, by
         try:
             await registry.get(pf.kind).undo(pf.undo, env)
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none hides another
-            journal.write("fault.revert_failed", id=pf.id, kind=pf.kind, error=str(exc), by=by)
+            journal.write(Event.FAULT_REVERT_FAILED, id=pf.id, kind=pf.kind, error=str(exc), by=by)
             failed.append((pf, exc))
             continue
-        journal.write("fault.reverted", id=pf.id, kind=pf.kind, by=by)
+        journal.write(Event.FAULT_REVERTED, id=pf.id, kind=pf.kind, by=by)
     return failed

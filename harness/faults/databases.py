@@ -19,6 +19,7 @@ from typing import Any
 from harness.clients import mongo
 from harness.clients import postgres as pg
 from harness.errors import ClientError, PermanentFaultError
+from harness.events import Event
 from harness.retry import retry_transient
 
 from .base import Fault, FaultEnv, FaultPlan, register, undo_each
@@ -176,7 +177,7 @@ class PgConnectionExhaustion(PgFault):
                              application_name=p.evict, spare="harness-%")
             self.measurements["evicted"] = len(pids)
             await asyncio.to_thread(self._top_up)
-        self.env.record("fault.action", id=self.id, kind=self.kind, action="holding", connections=opened,
+        self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="holding", connections=opened,
                         evicted=self.measurements.get("evicted", 0))
 
     def _top_up(self) -> None:
@@ -251,7 +252,7 @@ class PgTerminateBackends(PgFault):
                          spare="harness-%", **self._filters())
         self.measurements["terminated"] = self.measurements.get("terminated", 0) + len(pids)
         self.measurements["rounds"] = self.measurements.get("rounds", 0) + 1
-        self.env.record("fault.action", id=self.id, kind=self.kind, action="terminated", pids=pids)
+        self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="terminated", pids=pids)
 
 
 @register
@@ -280,7 +281,7 @@ class PgLock(PgFault):
         await asyncio.to_thread(self.lock.acquire, p.table, p.mode, p.lock_timeout)
         self.measurements.update({"table": p.table, "mode": p.mode,
                                   "acquired_after_s": round(time.monotonic() - started, 3)})
-        self.env.record("fault.action", id=self.id, kind=self.kind, action="locked", table=p.table, mode=p.mode)
+        self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="locked", table=p.table, mode=p.mode)
 
     async def release(self) -> None:
         if self.lock is not None:
@@ -309,7 +310,7 @@ class PgSlowQueries(PgFault):
         self.load = pg.SlowQueries(self.client(), self.app, p.connections, p.query or pg.DEFAULT_SLOW_QUERY,
                                    p.statement_timeout)
         await asyncio.to_thread(self.load.start)
-        self.env.record("fault.action", id=self.id, kind=self.kind, action="querying", connections=p.connections)
+        self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="querying", connections=p.connections)
 
     async def release(self) -> None:
         if self.load is not None:
@@ -347,7 +348,7 @@ class MongoStepdown(Fault):
         await asyncio.to_thread(admin.step_down, int(p.step_down), int(p.catch_up), p.force)
         self.targets.append(primary)
         self.measurements["stepped_down"] = primary
-        self.env.record("fault.action", id=self.id, kind=self.kind, action="stepped_down", member=primary)
+        self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="stepped_down", member=primary)
 
     async def revert(self) -> None:
         await self.undo(self._undo, dataclasses.replace(self.env, credentials=[self.params.uri, *self.env.credentials]))

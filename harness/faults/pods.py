@@ -9,6 +9,7 @@ from typing import Any
 
 from harness.clients.kube import pod_is_ready
 from harness.errors import PermanentClientError
+from harness.events import Event
 from harness.retry import retry_transient
 
 from .base import Fault, FaultEnv, FaultPlan, register, undo_each
@@ -85,14 +86,14 @@ class PodKill(Fault):
         p = self.params
         victims = self._choose(await self._candidates())
         if not victims:  # allow_empty, or the pods went away since the plan
-            self.env.record("fault.action", id=self.id, kind=self.kind, action="killed", pods=[])
+            self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="killed", pods=[])
             return
         names = [pod["metadata"]["name"] for pod in victims]
         self.record_undo({"namespace": p.namespace, "killed": names, "note": "replaced by their controller"})
         for name in names:
             await _kube(self.env, f"delete pod {name}", self.env.kube.delete_pod, p.namespace, name, p.grace_period)
             self.targets.append(f"{p.namespace}/{name}")
-        self.env.record("fault.action", id=self.id, kind=self.kind, action="killed", pods=names)
+        self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="killed", pods=names)
 
 
 @register

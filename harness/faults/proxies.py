@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from harness.errors import PermanentFaultError
+from harness.events import Event
 from harness.retry import retry_transient
 
 from .base import Fault, FaultEnv, FaultPlan, register, undo_each
@@ -87,7 +88,7 @@ class ProxyFault(Fault):
         if self.disables():
             await self._disable()
         self.measurements.update({"proxy": p.proxy, "toxics": added, "disabled": self.disables()})
-        self.env.record("fault.action", id=self.id, kind=self.kind, action="toxics", proxy=p.proxy,
+        self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="toxics", proxy=p.proxy,
                         toxics=added, disabled=self.disables())
 
     async def _disable(self) -> None:

@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from harness.errors import ClientError, PermanentClientError
+from harness.events import Event
 from harness.preflight import ZoneImpact, pod_owner_kind, predict_zone_loss
 from harness.retry import retry_transient
 
@@ -133,7 +134,7 @@ class ZoneDrain(ZoneFault):
             await call(self.env, f"cordon {name}", self.env.kube.set_unschedulable, name, True)
             self.cordoned.append(name)
         self.targets += [f"node/{n['metadata']['name']}" for n in nodes]
-        self.env.record("fault.action", id=self.id, kind=self.kind, action="cordoned", nodes=self.cordoned,
+        self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="cordoned", nodes=self.cordoned,
                         already_cordoned=self.already_cordoned)
         self._drain = asyncio.create_task(self._drain_nodes([n["metadata"]["name"] for n in nodes]))
 
@@ -145,7 +146,7 @@ class ZoneDrain(ZoneFault):
                 await self._drain_node(node)
 
         await asyncio.gather(*(one(n) for n in nodes))
-        self.env.record("fault.action", id=self.id, kind=self.kind, action="drained", evicted=len(self.evicted),
+        self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="drained", evicted=len(self.evicted),
                         not_evicted=self.not_evicted)
 
     async def _drain_node(self, node: str) -> None:
@@ -252,7 +253,7 @@ class ZoneOutage(ZoneFault):
 
     async def _inject_stop(self, vms: list[Any]) -> None:
         await asyncio.gather(*(self._stop(vm.name) for vm in vms))
-        self.env.record("fault.action", id=self.id, kind=self.kind, action="stopped", instances=self.stopped)
+        self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="stopped", instances=self.stopped)
         self.measurements["stopped"] = list(self.stopped)
 
     async def _restop_once(self) -> None:
@@ -262,7 +263,7 @@ class ZoneOutage(ZoneFault):
         for name in back:
             if self._reverting:
                 return
-            self.env.record("fault.action", id=self.id, kind=self.kind, action="restopped", instance=name)
+            self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="restopped", instance=name)
             self.restopped.append(name)
             await self._stop(name)
         self.measurements["restopped"] = list(self.restopped)
@@ -277,7 +278,7 @@ class ZoneOutage(ZoneFault):
             try:
                 await self._restop_once()
             except ClientError as exc:
-                self.env.record("fault.warning", id=self.id, kind=self.kind, error=f"re-stop check failed: {exc}")
+                self.env.record(Event.FAULT_WARNING, id=self.id, kind=self.kind, error=f"re-stop check failed: {exc}")
 
     # -- network -----------------------------------------------------------------------------------
     async def _inject_network(self, vms: list[Any]) -> None:
@@ -291,7 +292,7 @@ class ZoneOutage(ZoneFault):
         directions = ["INGRESS", "EGRESS"] if p.direction == "both" else [p.direction.upper()]
         for direction in directions:
             await self._insert_rule(_rfc1035(f"{self.tag}-{direction.lower()}"), direction)
-        self.env.record("fault.action", id=self.id, kind=self.kind, action="isolated", tag=self.tag,
+        self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="isolated", tag=self.tag,
                         firewalls=self.rules, instances=[vm.name for vm in vms])
         self.measurements.update(tagged=[vm.name for vm in vms], firewalls=list(self.rules))
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from harness.errors import PermanentClientError, TransientClientError
+from harness.events import Event
 from harness.retry import retry_transient
 from harness.selectors import parse_label_selector
 
@@ -213,7 +214,7 @@ class RecoveryWatch:
 
     def _journal_final(self) -> None:
         try:
-            self.env.record("fault.measured", id=self.fault_id, kind=self.kind, measurements=self.measurements())
+            self.env.record(Event.FAULT_MEASURED, id=self.fault_id, kind=self.kind, measurements=self.measurements())
         except (ValueError, OSError):
             pass  # the run already closed its journal: run.json has the values known at the revert
 

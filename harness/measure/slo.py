@@ -20,6 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from harness.events import Event
 from harness.measure.judge import Criterion, Recovery, samples_in
 from harness.measure.sli import RECOVERY_TIME, Accumulator, Kind, Sli, Threshold, display, parse_sli
 from harness.measure.timeline import Second, read_timeline
@@ -76,7 +77,7 @@ def first_actions(events: Iterable[Mapping[str, Any]]) -> dict[str, float]:
     ``fault.injected``."""
     out: dict[str, float] = {}
     for e in events:
-        if e.get("type") in ("fault.undo", "fault.injected") and e.get("id"):
+        if e.get("type") in (Event.FAULT_UNDO, Event.FAULT_INJECTED) and e.get("id"):
             out[str(e["id"])] = min(out.get(str(e["id"]), math.inf), float(e["ts"]))
     return out
 
@@ -91,9 +92,9 @@ def windows_from_events(start: float, end: float, events: Iterable[Mapping[str, 
     if not actions:
         return Windows(whole, None, None, whole)
     first = min(actions.values())
-    reverted = [float(e["ts"]) for e in events if e.get("type") == "fault.reverted"]
+    reverted = [float(e["ts"]) for e in events if e.get("type") == Event.FAULT_REVERTED]
     last = max((r for r in reverted if r >= first), default=None)
-    if last is None or len({e.get("id") for e in events if e.get("type") == "fault.reverted"}) < len(actions):
+    if last is None or len({e.get("id") for e in events if e.get("type") == Event.FAULT_REVERTED}) < len(actions):
         return Windows((start, first), (first, end), None, whole)
     return Windows((start, first), (first, last), (last, end), whole)
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.events import Event, RunStatus
 from harness.journal import pending_faults, read_journal
 from harness.measure.budget import error_budget
 from harness.measure.judge import Recovery, State, judge_all, measure
@@ -26,11 +27,6 @@ from harness.measure.slo import (
 )
 from harness.measure.timeline import read_timeline
 from harness.report.summary import render_summary
-
-EXIT_CODES = {"passed": 0, "failed": 1, "refused": 2, "invalid": 2, "aborted": 3, "interrupted": 3,
-              "error": 3, "revert_failed": 4}
-"""Run status -> exit code. ``error`` (an unexpected exception) is 3 once every fault is reverted; a run
-with anything left injected is ``revert_failed`` (4)."""
 
 
 def iso(ts: float | None) -> str | None:
@@ -78,16 +74,16 @@ def _faults(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         f = faults.setdefault(fid, {"id": fid, "kind": ev.get("kind"), "targets": [], "injected_at": None,
                                     "reverted_at": None, "error": None, "measurements": {}})
         kind = ev["type"]
-        if kind == "fault.injected":
+        if kind == Event.FAULT_INJECTED:
             f["injected_at"] = f["injected_at"] or iso(ev["ts"])
             f["targets"] = sorted(set(f["targets"]) | set(ev.get("targets") or []))
-        elif kind == "fault.reverted":
+        elif kind == Event.FAULT_REVERTED:
             f["reverted_at"] = iso(ev["ts"])
             f["targets"] = sorted(set(f["targets"]) | set(ev.get("targets") or []))
             f["measurements"].update(ev.get("measurements") or {})
-        elif kind == "fault.measured":
+        elif kind == Event.FAULT_MEASURED:
             f["measurements"].update(ev.get("measurements") or {})
-        elif kind in ("fault.error", "fault.revert_failed"):
+        elif kind in (Event.FAULT_ERROR, Event.FAULT_REVERT_FAILED):
             f["error"] = ev.get("error")
     return list(faults.values())
 
@@ -101,9 +97,9 @@ def reference_points(events: list[dict[str, Any]]) -> dict[str, float]:
         fid, kind = e.get("id"), e.get("type")
         if not fid:
             continue
-        if kind in ("fault.undo", "fault.action", "fault.injected"):
+        if kind in (Event.FAULT_UNDO, Event.FAULT_ACTION, Event.FAULT_INJECTED):
             last_action[fid] = max(last_action.get(fid, 0.0), float(e["ts"]))
-        elif kind == "fault.reverted" and fid not in refs:
+        elif kind == Event.FAULT_REVERTED and fid not in refs:
             restores = e.get("restores", True)
             refs[fid] = float(e["ts"]) if restores or fid not in last_action else last_action[fid]
     return refs
@@ -124,9 +120,9 @@ _CUT_BY_PHASE = {
 
 def cut_short(events: list[dict[str, Any]]) -> tuple[tuple[str, ...], str]:
     """Windows an abort or interrupt cut short, and why (from the ``run.aborted`` event)."""
-    ev = next((e for e in events if e.get("type") == "run.aborted"), None)
-    if ev is None and events and not any(e.get("type") == "run.stopping" for e in events):
-        phases = [e for e in events if e.get("type") == "phase"]
+    ev = next((e for e in events if e.get("type") == Event.RUN_ABORTED), None)
+    if ev is None and events and not any(e.get("type") == Event.RUN_STOPPING for e in events):
+        phases = [e for e in events if e.get("type") == Event.PHASE]
         ev = {"reason": DIED, "phase": phases[-1]["phase"] if phases else ""}
     if ev is None:
         return (), ""
@@ -176,9 +172,9 @@ def evaluate_folder(run_dir: Path, experiment: Any, extra: dict[str, Any] | None
     """Build run.json's content from the folder's journal and timeline."""
     extra = dict(extra or {})
     events = read_journal(run_dir / "events.jsonl")
-    started_ev = next((e for e in events if e["type"] == "run.started"), events[0] if events else {"ts": 0.0})
+    started_ev = next((e for e in events if e["type"] == Event.RUN_STARTED), events[0] if events else {"ts": 0.0})
     started = float(started_ev["ts"])
-    ended = next((e["ts"] for e in reversed(events) if e["type"] == "run.stopping"), events[-1]["ts"] if events else started)
+    ended = next((e["ts"] for e in reversed(events) if e["type"] == Event.RUN_STOPPING), events[-1]["ts"] if events else started)
     m = measure_folder(run_dir, experiment, events, started, ended)
     timeline = run_dir / "timeline.jsonl"
     still = [p.describe() for p in pending_faults(events)]
@@ -189,17 +185,17 @@ def evaluate_folder(run_dir: Path, experiment: Any, extra: dict[str, Any] | None
             f["measurements"].update({"detection_seconds": r.detection, "sli_recovery_seconds": r.seconds,
                                       "recovery_note": r.reason})
         f["targets_hit"] = len(f["targets"])
-    died = bool(events) and not any(e.get("type") == "run.stopping" for e in events)
+    died = bool(events) and not any(e.get("type") == Event.RUN_STOPPING for e in events)
     if died and "status" not in extra:
-        extra.update(status="interrupted", aborted_by=DIED)
-    status = extra.pop("status", None) or _status(m.results, still)
+        extra.update(status=RunStatus.INTERRUPTED, aborted_by=DIED)
+    status = RunStatus(extra.pop("status", None) or _status(m.results, still))
     run = {
         "name": experiment.name,
         "title": experiment.title,
         "owner": experiment.owner,
         "target": started_ev.get("target", experiment.target),
         "status": status,
-        "exit_code": EXIT_CODES.get(status, 4),
+        "exit_code": status.exit_code,
         "started": iso(started),
         "ended": iso(ended),
         "run_dir": str(run_dir),
@@ -215,25 +211,25 @@ def evaluate_folder(run_dir: Path, experiment: Any, extra: dict[str, Any] | None
         "phases": _phases(events, ended),
     }
     run.update(extra)
-    if still and run["status"] not in ("revert_failed",):
-        run["status"], run["exit_code"] = "revert_failed", 4
+    if still and run["status"] != RunStatus.REVERT_FAILED:
+        run["status"], run["exit_code"] = RunStatus.REVERT_FAILED, RunStatus.REVERT_FAILED.exit_code
     return run
 
 
 def _phases(events: list[dict[str, Any]], ended: float) -> list[dict[str, Any]]:
-    marks = [(e["phase"], e["ts"]) for e in events if e["type"] == "phase"]
+    marks = [(e["phase"], e["ts"]) for e in events if e["type"] == Event.PHASE]
     ends = [ts for _, ts in marks[1:]] + [ended]
     return [{"name": n, "start": iso(t0), "end": iso(t1)} for (n, t0), t1 in zip(marks, ends, strict=True)]
 
 
-def _status(results: list[Any], still: list[str]) -> str:
+def _status(results: list[Any], still: list[str]) -> RunStatus:
     if still:
-        return "revert_failed"
-    return "passed" if all_met(results) else "failed"
+        return RunStatus.REVERT_FAILED
+    return RunStatus.PASSED if all_met(results) else RunStatus.FAILED
 
 
-KEY_EVENTS = ("fault.injected", "fault.action", "fault.reverted", "fault.revert_failed", "fault.error",
-              "guard.fired", "probe.changed", "steady_state.failed", "load.error", "run.aborted", "run.error")
+KEY_EVENTS = (Event.FAULT_INJECTED, Event.FAULT_ACTION, Event.FAULT_REVERTED, Event.FAULT_REVERT_FAILED, Event.FAULT_ERROR,
+              Event.GUARD_FIRED, Event.PROBE_CHANGED, Event.STEADY_STATE_FAILED, Event.LOAD_ERROR, Event.RUN_ABORTED)
 _BULKY = ("connection", "plan", "undo", "measurements", "values", "pids")
 
 

@@ -18,8 +18,8 @@ import httpx
 import psycopg
 import pytest
 
+from harness.events import RunStatus
 from harness.journal import pending_faults, read_journal
-from harness.report.runfolder import EXIT_CODES
 from tests.e2e.test_zone_e2e import _cluster_clean
 from tests.fixtures.tinyshop import TinyShop
 from tests.zone_mini import ZONE_B, ZONE_C, wait_for
@@ -104,7 +104,7 @@ def _finish(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str
 
 def _status_matches(workspace: Any, code: int, status: str) -> None:
     run = workspace.last_run()
-    assert run["status"] == status and EXIT_CODES[run["status"]] == code == run["exit_code"], run
+    assert run["status"] == status and RunStatus(run["status"]).exit_code == code == run["exit_code"], run
 
 
 def _start(workspace: Any, switch: TinyShop, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], Any]:

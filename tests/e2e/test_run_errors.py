@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from harness.events import RunStatus
 from harness.faults.base import REGISTRY, Fault, FaultPlan
 from harness.faults.params import FAULT_PARAMS
 from harness.faults.params_base import FaultParams
 from harness.journal import read_journal
-from harness.report.runfolder import EXIT_CODES
 from harness.run import Run
 from harness.spec.loader import load_experiment
 
@@ -65,7 +65,7 @@ timeline:
 """)
     loaded = load_experiment(exp, targets_path=workspace.root / "targets.yaml")
     run = asyncio.run(Run(loaded, reports=workspace.reports).execute())
-    assert run["status"] == "error" and run["exit_code"] == EXIT_CODES["error"] == 3
+    assert run["status"] == "error" and run["exit_code"] == RunStatus.ERROR.exit_code == 3
     assert run["slos"][0]["status"] == "not_judged"
     folder = workspace.run_dirs()[-1]
     assert "RuntimeError: boom: a bug in a fault" in (folder / "error.txt").read_text()
