@@ -1,7 +1,7 @@
 """Zone faults: ``zone-drain`` (Kubernetes: cordon a zone's nodes and evict their pods) and
 ``zone-outage`` (Compute Engine: stop the zone's VMs, or cut their network with deny firewall rules).
 
-Both plan with the zone-loss preflight (harness.preflight), journal an undo record before every change
+Both plan with the zone-loss preflight (harness.faults.preflight), journal an undo record before every change
 (undo actions are replayed by name, see zones_support.UNDO_ACTIONS) and measure recovery from the
 Kubernetes API while they hold and after they are reverted.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.errors import ClientError, PermanentClientError
 from harness.events import Event
-from harness.preflight import ZoneImpact, pod_owner_kind, predict_zone_loss
+from harness.faults.preflight import ZoneImpact, pod_owner_kind, predict_zone_loss
 from harness.retry import retry_transient
 
 from .base import Fault, FaultEnv, FaultPlan, register

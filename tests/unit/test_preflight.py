@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.preflight import cpu_millis, memory_bytes, predict_zone_loss
+from harness.faults.preflight import cpu_millis, memory_bytes, predict_zone_loss
 
 Obj = dict[str, Any]
 ZONES = ["europe-west1-b", "europe-west1-c", "europe-west1-d"]
