@@ -19,7 +19,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from harness.aio import TrackingExecutor, cancel_all, wait_timeout
 from harness.clients.connect import Connection, fault_env, probe_env, resolve_connection
@@ -32,8 +32,13 @@ from harness.live import LiveState, LiveView
 from harness.measure.timeline import TimelineWriter
 from harness.plan import PlanResult, build_faults, plan_faults
 from harness.report.runfolder import evaluate_folder, make_run_dir, write_outputs
+from harness.spec.loader import LoadedExperiment
+from harness.spec.models import ProbeSpec
 from probes.base import Observation, Probe
 from probes.base import load_all as load_probes
+
+if TYPE_CHECKING:
+    from harness.load.runner import LoadRunner, LoadTotals  # imported when the run has load
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 """Signals that stop a run and revert every fault (SIGHUP: the terminal closed, ssh dropped)."""
@@ -42,7 +47,8 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 class Run:
     """One execution of one loaded experiment."""
 
-    def __init__(self, loaded: Any, *, reports: Path, live_stream: Any = None, seed: int | None = None) -> None:
+    def __init__(self, loaded: LoadedExperiment, *, reports: Path, live_stream: TextIO | None = None,
+                 seed: int | None = None) -> None:
         self.loaded = loaded
         self.exp = loaded.experiment
         self.reports = reports
@@ -61,10 +67,10 @@ class Run:
         self._reverted: set[str] = set()
         self._body: asyncio.Task[None] | None = None
         self._canceller: asyncio.Task[None] | None = None
-        self._load: Any = None
-        self._load_totals: Any = None
+        self._load: LoadRunner | None = None
+        self._load_totals: LoadTotals | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._probes: list[tuple[Any, Probe]] = []
+        self._probes: list[tuple[ProbeSpec, Probe]] = []
         self._reverting = False
         self._signals = 0
         self._steady_after: list[str] = []
@@ -275,7 +281,7 @@ class Run:
             users=spec.users,
             spawn_rate=spec.spawn_rate,
             workers=spec.workers,
-            think_time=tuple(spec.think_time),
+            think_time=spec.think_time,
             stages=[(s.at, s.users, s.spawn_rate) for s in spec.stages],
             run_dir=self.run_dir,
             on_second=self.timeline.add_load,
@@ -295,7 +301,7 @@ class Run:
             self._probes.append((spec, probe))
             self._tasks.append(asyncio.create_task(self._probe_loop(spec, probe)))
 
-    async def _probe_loop(self, spec: Any, probe: Probe) -> None:
+    async def _probe_loop(self, spec: ProbeSpec, probe: Probe) -> None:
         """Observe every ``every`` seconds; journal each change of state (ok and detail), so reports
         show e.g. which toxics were active when, without copying every observation."""
         assert self.timeline and self.journal
