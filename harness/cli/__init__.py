@@ -1,0 +1,12 @@
+"""The `harness` command: parses arguments, calls the engine, renders what it returns for a terminal,
+and is the only place errors become exit codes.
+
+It may import every other part of the harness, and it is the only part besides `harness.demo` that
+imports the sandbox (`harness sandbox up|down|status|config`). Nothing imports it. One module per
+group of commands (`experiments`, `sandbox`), `render` for terminal output, `main` for the parser and
+the exit codes.
+"""
+
+from harness.cli.main import entry, main
+
+__all__ = ["entry", "main"]
