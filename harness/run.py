@@ -26,11 +26,11 @@ from harness.clients.connect import Connection, fault_env, probe_env, resolve_co
 from harness.errors import Aborted, FaultError, HarnessError, Refused
 from harness.events import Event, RunStatus
 from harness.faults.base import Fault, revert_pending
-from harness.guards import GuardInput, GuardSet
 from harness.journal import Journal, pending_faults, read_journal
-from harness.live import LiveState, LiveView
+from harness.measure.guards import GuardInput, GuardSet
 from harness.measure.timeline import TimelineWriter
-from harness.plan import PlanResult, build_faults, plan_faults
+from harness.plan.faults import PlanResult, build_faults, plan_faults
+from harness.report.console import ConsoleView, LiveState
 from harness.report.runfolder import evaluate_folder, make_run_dir, write_outputs
 from harness.spec.loader import LoadedExperiment
 from harness.spec.models import ProbeSpec
@@ -57,7 +57,7 @@ class Run:
         self.env = fault_env(self.conn, None, seed, self.exp.safety.max_pods_fraction)
         self.env.require_capacity = self.exp.safety.require_capacity
         self.faults = build_faults(self.exp, self.env)
-        self.live = LiveView(LiveState(self.exp.name), stream=live_stream)
+        self.live = ConsoleView(LiveState(self.exp.name), stream=live_stream)
         self.run_dir: Path | None = None
         self.journal: Journal | None = None
         self.timeline: TimelineWriter | None = None

@@ -14,7 +14,7 @@ from harness.errors import HarnessError
 from harness.events import RunStatus
 
 if TYPE_CHECKING:
-    from harness.plan import PlanResult
+    from harness.plan.faults import PlanResult
     from harness.spec.loader import LoadedExperiment
 
 
@@ -65,7 +65,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _warn_samples(path: Path) -> None:
-    from harness import schedule
+    from harness.plan import schedule
     from harness.spec.loader import load_experiment
 
     for text in schedule.warnings(load_experiment(path).experiment):
@@ -86,7 +86,7 @@ async def _plan(loaded: LoadedExperiment) -> PlanResult:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from harness import schedule
+    from harness.plan import schedule
 
     loaded = load(args.experiment, args.target)
     plan = asyncio.run(_plan(loaded))

@@ -193,7 +193,7 @@ class LiveTotals:
     late_records: int = 0
 
 
-class LiveView:
+class RecentSeconds:
     """The last ``size`` written seconds and running totals, for guards and the terminal.
 
     Safe to read from any thread: accessors return copies.
@@ -250,7 +250,7 @@ class TimelineWriter:
         self.path = Path(path)
         self.start = start
         self.settle = settle
-        self.live = LiveView(live_size)
+        self.live = RecentSeconds(live_size)
         self._on_second = on_second
         self._lock = threading.Lock()  # guards the buckets, histories and file
         self._deliver = threading.RLock()  # keeps live/on_second in order across concurrent flushes

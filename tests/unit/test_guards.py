@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from harness.guards import GuardInput, GuardSet
+from harness.measure.guards import GuardInput, GuardSet
 from harness.measure.histogram import Histogram
 from harness.measure.timeline import Second
 

@@ -182,9 +182,9 @@ def test_an_interrupt_leaves_cut_short_windows_not_judged(phase: str, cut: set[s
 def test_live_line_counts_every_second_over_the_last_five_and_since_start() -> None:
     import io
 
-    from harness.live import LiveState, LiveView
+    from harness.report.console import ConsoleView, LiveState
 
-    view = LiveView(LiveState("x"), stream=io.StringIO())
+    view = ConsoleView(LiveState("x"), stream=io.StringIO())
     view.update_from([sec(t, ok=100) for t in range(1000, 1010)])
     view.update_from([sec(1010, ok=50, fail=50)])  # one bad second among five
     view.update_from([sec(t, ok=100) for t in range(1011, 1015)])

@@ -36,7 +36,7 @@ class LiveState:
     note: str = ""
 
 
-class LiveView:
+class ConsoleView:
     """Renders ``LiveState`` every second (TTY) or every ``every`` seconds as a log line."""
 
     def __init__(self, state: LiveState, stream: TextIO | None = None, every: float = 5.0) -> None:
