@@ -30,7 +30,7 @@ class SandboxHandle:
 
     def kube_access(self) -> Any:
         """URL, bearer token and CA of the sandbox's Kubernetes API, read from its kubeconfig."""
-        from harness.sandbox.kubeconfig import read_kubeconfig
+        from harness.sandbox.kube.kubeconfig import read_kubeconfig
 
         return read_kubeconfig(Path(self.kubeconfig))
 
@@ -42,7 +42,7 @@ class SandboxHandle:
             return http.request(method, path, **kwargs)
 
     def truth(self) -> list[dict[str, Any]]:
-        from harness.sandbox.truth import read_truth
+        from harness.sandbox.core.truth import read_truth
 
         return read_truth(self.dir / "truth.jsonl")
 

@@ -14,13 +14,13 @@ from harness.clients.compute import ComputeClient
 from harness.clients.kube import KubeClient
 from harness.faults.base import Fault, FaultEnv
 from harness.journal import Journal, read_journal
-from harness.sandbox.compute import ComputeApi
+from harness.sandbox.compute.api import ComputeApi
 from harness.sandbox.config import NodeShape, SandboxConfig, ServiceSpec, Timings
-from harness.sandbox.context import new_context
-from harness.sandbox.controller import Controller
-from harness.sandbox.kubeapi import KubeApi
-from harness.sandbox.kubeapi_testing import LoopThread
-from harness.sandbox.kubeconfig import write_kubeconfig
+from harness.sandbox.controller.manager import Controller
+from harness.sandbox.core.context import new_context
+from harness.sandbox.kube.apiserver import KubeApi
+from harness.sandbox.kube.kubeconfig import write_kubeconfig
+from harness.sandbox.kube.testing import LoopThread
 
 FAST = Timings(container_start_delay=0.1, readiness_period=0.2, readiness_threshold=1, endpoint_lag=0.1,
                node_monitor_grace=1.0, pod_eviction_timeout=1.0, default_grace_period=1.0,

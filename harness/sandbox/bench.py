@@ -134,7 +134,7 @@ def bench_ground_truth() -> None:
 
     from harness.journal import read_journal
     from harness.sandbox import manage
-    from harness.sandbox.truth import read_truth, service_down_and_back
+    from harness.sandbox.core.truth import read_truth, service_down_and_back
 
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)

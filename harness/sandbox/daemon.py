@@ -23,9 +23,10 @@ from typing import Any
 from aiohttp import web
 
 from .config import SandboxConfig, load_config
-from .context import Context, new_context
-from .kubeapi_auth import token_matches, unauthorized
-from .manage import prepare_dir, write_private
+from .core.context import Context, new_context
+from .core.files import write_private
+from .kube.auth import token_matches, unauthorized
+from .manage import prepare_dir
 
 log = logging.getLogger("sandbox")
 
@@ -33,11 +34,11 @@ log = logging.getLogger("sandbox")
 COMPONENTS: tuple[tuple[str, str, str], ...] = (
     ("postgres", "harness.sandbox.postgres", "Postgres"),
     ("partner", "harness.sandbox.partner", "Partner"),
-    ("toxiproxy", "harness.sandbox.toxiproxy", "Toxiproxy"),
-    ("kubeapi", "harness.sandbox.kubeapi", "KubeApi"),
-    ("compute", "harness.sandbox.compute", "ComputeApi"),
-    ("controller", "harness.sandbox.controller", "Controller"),
-    ("ingress", "harness.sandbox.ingress", "Ingress"),
+    ("toxiproxy", "harness.sandbox.network.toxiproxy", "Toxiproxy"),
+    ("kubeapi", "harness.sandbox.kube.apiserver", "KubeApi"),
+    ("compute", "harness.sandbox.compute.api", "ComputeApi"),
+    ("controller", "harness.sandbox.controller.manager", "Controller"),
+    ("ingress", "harness.sandbox.network.ingress", "Ingress"),
     ("prometheus", "harness.sandbox.prometheus", "Prometheus"),
 )
 
@@ -47,7 +48,7 @@ def endpoints_of(ctx: Context) -> dict[str, Any]:
     prom = ctx.components.get("prometheus")
     prom_url = getattr(prom, "url", None)
     return {
-        "kubernetes": ctx.components["kubeapi"].url,  # https: see kubeapi_tls
+        "kubernetes": ctx.components["kubeapi"].url,  # https: see kube.tls
         "compute": ctx.url("compute"),
         "ingress": ctx.url("ingress"),
         "toxiproxy": ctx.url("toxiproxy"),
@@ -106,7 +107,7 @@ class Daemon:
             self.ctx.components[name] = comp
             self.started.append(comp)
             log.info("started %s in %.2fs", name, time.monotonic() - t0)
-        from .netpolicy import install
+        from .network.netpolicy import install
 
         install(self.ctx)  # zone network outages: firewall deny rules enforced at the ingress and proxies
         await self._start_admin()
@@ -114,12 +115,12 @@ class Daemon:
         self._write_outputs()
 
     def _write_shop_settings(self) -> None:
-        from .shop import write_shop_settings
+        from .shop.settings import write_shop_settings
 
         write_shop_settings(self.ctx)
 
     def _write_outputs(self) -> None:
-        from .kubeconfig import write_kubeconfig
+        from .kube.kubeconfig import write_kubeconfig
 
         api = self.ctx.components["kubeapi"]
         write_kubeconfig(self.ctx.dir / "kubeconfig", api.url, api.token, api.tls.ca_pem)

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .context import Context
+from .core.context import Context
 
 START_DEADLINE = 15.0
 

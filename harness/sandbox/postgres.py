@@ -30,8 +30,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from .context import Context
-from .ports import PortTaken, start_on_free_port
+from .core.context import Context
+from .core.ports import PortTaken, start_on_free_port
 
 SYSTEM_USER = "pgserver"
 #: What the postmaster logs when it cannot listen on its port.

@@ -18,8 +18,8 @@ from typing import Any
 
 import aiohttp
 
-from .context import Context
-from .ports import PortTaken, start_on_free_port
+from .core.context import Context
+from .core.ports import PortTaken, start_on_free_port
 
 _CONFIG = """\
 global:

@@ -13,10 +13,10 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.cloud import compute_v1
 
-from harness.sandbox.compute import ComputeApi, compute_client_options, vm_blocked
+from harness.sandbox.compute.api import ComputeApi, compute_client_options, vm_blocked
 from harness.sandbox.config import SandboxConfig, Timings
-from harness.sandbox.context import Context, new_context
-from harness.sandbox.truth import read_truth
+from harness.sandbox.core.context import Context, new_context
+from harness.sandbox.core.truth import read_truth
 
 PROJECT = "sandbox-project"
 ZONE = "europe-west1-b"

@@ -20,13 +20,13 @@ from typing import Any
 
 import aiohttp
 
-from harness.sandbox.bootstrap import bootstrap
 from harness.sandbox.config import NodeShape, SandboxConfig, ServiceSpec, Timings
-from harness.sandbox.context import Context, new_context
-from harness.sandbox.controller import Controller
-from harness.sandbox.controller_util import condition, is_ready
-from harness.sandbox.store import now_iso
-from harness.sandbox.truth import read_truth
+from harness.sandbox.controller.bootstrap import bootstrap
+from harness.sandbox.controller.manager import Controller
+from harness.sandbox.controller.util import condition, is_ready
+from harness.sandbox.core.context import Context, new_context
+from harness.sandbox.core.store import now_iso
+from harness.sandbox.core.truth import read_truth
 
 FAKEPOD = str(Path(__file__).parents[1] / "fakepod.py")
 FAST = Timings(container_start_delay=0.1, readiness_period=0.2, readiness_threshold=1, endpoint_lag=0.1,
@@ -304,7 +304,7 @@ def test_capacity_exhaustion_leaves_pods_pending(tmp_path: Path) -> None:
 _ORPHAN_SCRIPT = """
 import asyncio, os, sys
 from pathlib import Path
-from harness.sandbox.podproc import start_process
+from harness.sandbox.controller.podproc import start_process
 
 async def main():
     proc = await start_process([sys.executable, sys.argv[1], "--port", sys.argv[2]], "orphan", Path(sys.argv[3]))
@@ -318,7 +318,7 @@ asyncio.run(main())
 def test_pod_process_dies_with_the_daemon(tmp_path: Path) -> None:
     import subprocess
 
-    from harness.sandbox.context import free_port
+    from harness.sandbox.core.context import free_port
 
     out = subprocess.run([sys.executable, "-c", _ORPHAN_SCRIPT, FAKEPOD, str(free_port()), str(tmp_path)],
                          capture_output=True, text=True, timeout=30, check=True)

@@ -12,9 +12,9 @@ import aiohttp
 from aiohttp import web
 
 from harness.sandbox.config import SandboxConfig, Timings
-from harness.sandbox.context import Context, free_port, new_context
-from harness.sandbox.ingress import Ingress
-from harness.sandbox.truth import read_truth
+from harness.sandbox.core.context import Context, free_port, new_context
+from harness.sandbox.core.truth import read_truth
+from harness.sandbox.network.ingress import Ingress
 
 LAG = 0.6
 IPS = [f"127.0.8.{i}" for i in range(1, 6)]

@@ -15,16 +15,17 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
-from harness.sandbox import apifaults
 from harness.sandbox.config import SandboxConfig
-from harness.sandbox.context import Context, new_context
-from harness.sandbox.kubeapi import KubeApi
-from harness.sandbox.kubeapi_patch import json_patch, merge_patch, strategic_merge_patch
-from harness.sandbox.kubeapi_printers import human_duration
-from harness.sandbox.kubeapi_request import resolve
-from harness.sandbox.kubeapi_scale import selector_string
-from harness.sandbox.kubeapi_status import ApiError
-from harness.sandbox.kubeapi_testing import (
+from harness.sandbox.core import apifaults
+from harness.sandbox.core.context import Context, new_context
+from harness.sandbox.kube.apiserver import KubeApi
+from harness.sandbox.kube.kubeconfig import write_kubeconfig
+from harness.sandbox.kube.patch import json_patch, merge_patch, strategic_merge_patch
+from harness.sandbox.kube.printers import human_duration
+from harness.sandbox.kube.request import resolve
+from harness.sandbox.kube.scale import selector_string
+from harness.sandbox.kube.status import ApiError
+from harness.sandbox.kube.testing import (
     LoopThread,
     http_options,
     install_fake_kubelet,
@@ -32,7 +33,6 @@ from harness.sandbox.kubeapi_testing import (
     seed_cluster,
     serve_kubeapi,
 )
-from harness.sandbox.kubeconfig import write_kubeconfig
 
 NS = "shop"
 ZONE_B = "europe-west1-b"

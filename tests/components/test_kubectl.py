@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from harness.sandbox.config import SandboxConfig
-from harness.sandbox.context import Context, new_context
-from harness.sandbox.kubeapi_testing import LoopThread, install_fake_kubelet, seed_cluster, serve_kubeapi
-from harness.sandbox.kubeconfig import write_kubeconfig
+from harness.sandbox.core.context import Context, new_context
+from harness.sandbox.kube.kubeconfig import write_kubeconfig
+from harness.sandbox.kube.testing import LoopThread, install_fake_kubelet, seed_cluster, serve_kubeapi
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
 

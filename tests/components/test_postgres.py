@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from harness.sandbox.config import SandboxConfig
-from harness.sandbox.context import Context, new_context
+from harness.sandbox.core.context import Context, new_context
 from harness.sandbox.postgres import Postgres
 
 

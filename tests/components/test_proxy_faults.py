@@ -16,8 +16,8 @@ from harness.errors import PermanentClientError, TransientClientError
 from harness.faults.base import FaultEnv, load_all
 from harness.faults.params import FAULT_PARAMS
 from harness.sandbox.config import SandboxConfig
-from harness.sandbox.context import new_context
-from harness.sandbox.toxiproxy import Toxiproxy
+from harness.sandbox.core.context import new_context
+from harness.sandbox.network.toxiproxy import Toxiproxy
 from probes.base import ProbeEnv
 from probes.params import ToxiproxyProbeParams
 from probes.toxiproxy import ToxiproxyProbe

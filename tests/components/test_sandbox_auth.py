@@ -23,15 +23,16 @@ from harness.clients.kube import KubeClient
 from harness.errors import PermanentClientError
 from harness.sandbox import manage
 from harness.sandbox.config import SandboxConfig
-from harness.sandbox.context import new_context
-from harness.sandbox.kubeapi_testing import (
+from harness.sandbox.core.context import new_context
+from harness.sandbox.core.files import open_private, write_private
+from harness.sandbox.kube.kubeconfig import read_kubeconfig
+from harness.sandbox.kube.testing import (
     LoopThread,
     http_options,
     install_fake_kubelet,
     seed_cluster,
     serve_kubeapi,
 )
-from harness.sandbox.kubeconfig import read_kubeconfig
 
 NS = "shop"
 POD = "checkout-7d9f-000"
@@ -231,7 +232,7 @@ def test_a_folder_the_user_made_keeps_its_mode(tmp_path: Path) -> None:
     (mine / "notes.txt").write_text("mine")
     manage.prepare_dir(mine)
     for name in ("daemon.log", "endpoints.json"):  # what a first `up` leaves behind
-        manage.write_private(mine / name, "{}")
+        write_private(mine / name, "{}")
     manage.prepare_dir(mine)
     assert _mode(mine) == 0o755
     assert _mode(mine / "endpoints.json") == 0o600
@@ -259,9 +260,9 @@ def test_private_files_are_0600_even_when_they_existed_wider(tmp_path: Path) -> 
     path = tmp_path / "endpoints.json"
     path.write_text("{}")
     path.chmod(0o644)
-    manage.write_private(path, '{"a": 1}')
+    write_private(path, '{"a": 1}')
     assert (_mode(path), path.read_text()) == (0o600, '{"a": 1}')
     (tmp_path / "daemon.log").write_text("old")
     (tmp_path / "daemon.log").chmod(0o644)
-    os.close(manage.open_private(tmp_path / "daemon.log"))
+    os.close(open_private(tmp_path / "daemon.log"))
     assert (_mode(tmp_path / "daemon.log"), (tmp_path / "daemon.log").read_text()) == (0o600, "")

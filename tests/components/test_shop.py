@@ -17,10 +17,10 @@ import psycopg
 import pytest
 
 from harness.sandbox.config import SandboxConfig
-from harness.sandbox.context import Context, free_port, new_context
+from harness.sandbox.core.context import Context, free_port, new_context
 from harness.sandbox.partner import Partner, child_env
 from harness.sandbox.postgres import Postgres
-from harness.sandbox.shop import ServiceCapacity, ShopSettings, load_settings, write_shop_settings
+from harness.sandbox.shop.settings import ServiceCapacity, ShopSettings, load_settings, write_shop_settings
 
 FAST = ServiceCapacity(concurrency=8, service_time_ms=1, queue_limit=64)
 
@@ -51,7 +51,7 @@ class Shop:
         port = free_port(ip)
         log = open(self.dir / f"{pod}.log", "ab")  # noqa: SIM115
         self.procs[pod] = subprocess.Popen(
-            [sys.executable, "-m", "harness.sandbox.shop", "--service", service, "--host", ip,
+            [sys.executable, "-m", "harness.sandbox.shop.server", "--service", service, "--host", ip,
              "--port", str(port), "--settings", str(settings), "--pod", pod],
             stdout=log, stderr=log, env=child_env())
         log.close()

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from harness.sandbox.config import SandboxConfig
-from harness.sandbox.context import Context, new_context
-from harness.sandbox.toxiproxy import Toxiproxy
-from harness.sandbox.truth import read_truth
+from harness.sandbox.core.context import Context, new_context
+from harness.sandbox.core.truth import read_truth
+from harness.sandbox.network.toxiproxy import Toxiproxy
 
 
 async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

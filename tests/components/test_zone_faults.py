@@ -17,8 +17,8 @@ from harness.errors import PermanentClientError, TransientClientError
 from harness.faults.base import load_all
 from harness.faults.params import FAULT_PARAMS
 from harness.journal import pending_faults, read_journal
-from harness.sandbox import apifaults
-from harness.sandbox.netpolicy import install, pid_owning, socket_inodes
+from harness.sandbox.core import apifaults
+from harness.sandbox.network.netpolicy import install, pid_owning, socket_inodes
 from tests.zone_mini import ZONE_B, ZONE_C, ZONE_D, Mini, lifecycle, mini_config, vsvc, wait_for
 
 NODE_B0, NODE_B1 = "gke-shop-default-pool-b-0", "gke-shop-default-pool-b-1"

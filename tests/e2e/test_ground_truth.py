@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from harness.journal import read_journal
-from harness.sandbox.truth import service_down_and_back
+from harness.sandbox.core.truth import service_down_and_back
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ import pytest
 from google.cloud import compute_v1
 from kubernetes import client, config
 
-from harness.sandbox.compute import compute_client_options
+from harness.sandbox.compute.api import compute_client_options
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 

@@ -24,12 +24,12 @@ import pytest
 from aiohttp import web
 
 from harness.sandbox.config import SandboxConfig
-from harness.sandbox.context import BOUND_PORTS, PROXY_PORTS, new_context
-from harness.sandbox.ports import Listeners, PortTaken, bind, start_on_free_port
+from harness.sandbox.core.context import BOUND_PORTS, PROXY_PORTS, new_context
+from harness.sandbox.core.ports import Listeners, PortTaken, bind, start_on_free_port
+from harness.sandbox.core.truth import Truth
+from harness.sandbox.network.proxy import Proxy
 from harness.sandbox.postgres import Postgres
 from harness.sandbox.prometheus import Prometheus
-from harness.sandbox.toxiproxy_proxy import Proxy
-from harness.sandbox.truth import Truth
 
 SMALL = """
 zones: [b]

@@ -1,0 +1,5 @@
+"""The Compute Engine API (the ``compute`` component, `api.ComputeApi`): instances, zone and global
+operations, and firewall rules, with the JSON shapes of the real API in `model`. It may import
+`harness.sandbox.core`; no other component. `firewalls.vm_blocked` is the one question the network
+asks of it.
+"""
