@@ -29,6 +29,7 @@ from harness.faults.base import Fault, revert_pending
 from harness.journal import Journal, pending_faults, read_journal
 from harness.measure.guards import GuardInput, GuardSet
 from harness.measure.timeline import TimelineWriter
+from harness.plan.environment import describe_environment
 from harness.plan.faults import PlanResult, build_faults, plan_faults
 from harness.report.console import ConsoleView, LiveState
 from harness.report.runfolder import evaluate_folder, make_run_dir, write_outputs
@@ -89,9 +90,10 @@ class Run:
         plan = await self.plan()
         if plan.refusals:
             raise Refused("; ".join(plan.refusals))
+        environment = await describe_environment(self.env.kube, self.seed)
         loop = asyncio.get_running_loop()
         loop.set_default_executor(self._executor)
-        self._open_folder(plan)
+        self._open_folder(plan, environment)
         for sig in SIGNALS:
             loop.add_signal_handler(sig, self._on_signal, sig)
         self.live.start()
@@ -160,7 +162,7 @@ class Run:
         pending = [f.id for f in self.faults if f._undo and f.id not in self._reverted]
         self.live.say(f"{name} again: still reverting {', '.join(pending) or 'nothing'}; reverts are never skipped")
 
-    def _open_folder(self, plan: PlanResult) -> None:
+    def _open_folder(self, plan: PlanResult, environment: dict[str, Any]) -> None:
         start = time.time()
         self.run_dir = make_run_dir(self.reports, self.exp.name, start)
         (self.run_dir / "experiment.yaml").write_text(self.loaded.redact(self.loaded.source_text))
@@ -178,6 +180,7 @@ class Run:
             target=self.target_name,
             connection=self.conn.public(),
             plan=[{"id": f.id, "kind": f.kind, "targets": p.targets, "notes": p.notes} for f, p in plan.faults],
+            environment=environment,
         )
 
     def _to_timeline(self, event: dict[str, Any]) -> None:

@@ -100,6 +100,14 @@ class KubeClient:
         )["items"]
         return items
 
+    def list_all_deployments(self) -> list[Obj]:
+        items: list[Obj] = self._raw("list deployments", self.apps.list_deployment_for_all_namespaces)["items"]
+        return items
+
+    def server_version(self) -> str:
+        """The API server's ``gitVersion`` (``v1.32.4-gke.100``)."""
+        return str(self._raw("get version", client.VersionApi(self.api).get_code).get("gitVersion", ""))
+
     def list_pdbs(self, namespace: str) -> list[Obj]:
         items: list[Obj] = self._raw("list pdbs", self.policy.list_namespaced_pod_disruption_budget, namespace)[
             "items"

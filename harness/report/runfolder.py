@@ -209,6 +209,7 @@ def evaluate_folder(run_dir: Path, experiment: Any, extra: dict[str, Any] | None
         "aborted_by": None,
         "still_injected": still,
         "phases": _phases(events, ended),
+        "environment": started_ev.get("environment", {}),
     }
     run.update(extra)
     if still and run["status"] != RunStatus.REVERT_FAILED:

@@ -190,8 +190,25 @@ def _events(events: Sequence[Mapping[str, Any]] | None) -> list[str]:
     return ["", "## Key events", "", *_table(["time", "event", "details"], rows)]
 
 
+def _environment(run: Mapping[str, Any]) -> list[str]:
+    """The app version the weekly review compares: the workloads' images, the cluster, who ran it."""
+    env = run.get("environment") or {}
+    if not env:
+        return ["", "## Environment", "", "Not recorded (a run folder from before the environment was recorded)."]
+    nodes = ", ".join(f"{v} ×{n}" for v, n in (env.get("node_versions") or {}).items()) or None
+    lines = ["", "## Environment", "", *_table(
+        ["cluster", "nodes", "harness", "run by", "seed"],
+        [[env.get("cluster_version"), nodes, env.get("harness_version"),
+          f"{env.get('user', '?')}@{env.get('host', '?')}", env.get("seed")]])]
+    images = env.get("images") or {}
+    if images:
+        lines += ["", *_table(["workload", "image (app version)"], [[f"`{k}`", f"`{v}`"] for k, v in images.items()])]
+    lines += [f"- could not read {e}" for e in env.get("errors") or []]
+    return lines
+
+
 _SECTIONS: Sequence[Callable[[Mapping[str, Any]], list[str]]] = (
-    _header, _still_injected, _verdict, _faults, _recovery, _budget, _load, _phases)
+    _header, _still_injected, _verdict, _faults, _recovery, _budget, _load, _phases, _environment)
 
 
 def render_summary(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]] | None = None) -> str:

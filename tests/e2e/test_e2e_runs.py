@@ -65,6 +65,13 @@ def test_pod_kill_passes_lenient_and_fails_strict_with_locust_totals_matching(wo
     for name in ("experiment.yaml", "events.jsonl", "timeline.jsonl", "run.json", "summary.md"):
         assert (folder / name).exists(), name
     assert "Key events" in (folder / "summary.md").read_text()
+    # the app version the review compares: what the sandbox's API reports, recorded before the fault
+    env = run["environment"]
+    assert env["cluster_version"] == workspace.sandbox.kube_request("GET", "/version").json()["gitVersion"]
+    assert sum(env["node_versions"].values()) == len(workspace.sandbox.kube().list_nodes())
+    assert env["images"]["shop/checkout"].startswith("shop/checkout:") and "kube-system/" not in str(env["images"])
+    assert env["user"] and env["harness_version"] and "errors" not in env
+    assert "`shop/checkout`" in (folder / "summary.md").read_text()
     # the journal is the record: the verdict can be rebuilt from the folder alone
     (folder / "summary.md").unlink()
     workspace.harness("report", "--targets", str(workspace.root / "targets.yaml"), str(folder), check=0)
