@@ -5,10 +5,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from harness.cli import experiments, sandbox
-from harness.cli.common import EXIT_ABORTED, EXIT_INVALID, EXIT_REVERT, err
+from harness.cli import experiments, history, sandbox
+from harness.cli.common import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, EXIT_REVERT, err
 from harness.errors import HarnessError, InvalidExperiment, Refused, RevertFailed, SandboxError
 
 USER_HELP = """Prove the shop survives failure: run YAML experiments that break things (pods, zones, databases,
@@ -18,7 +19,8 @@ partners) under Locust load, judge SLOs on what shoppers saw, and always revert.
   harness validate experiments/             check experiment files; touches nothing
   harness plan experiments/X.yaml           show what would be hit, when, and what each SLO needs
   harness run experiments/X.yaml            run it; one folder in reports/ with summary.md
-  harness rollback reports/<run>            after a crash: revert what is still injected"""
+  harness rollback reports/<run>            after a crash: revert what is still injected
+  harness runs --since 7d                   past runs; `harness compare A B` puts two side by side"""
 
 EXIT_HELP = """exit codes: 0 every SLO met · 1 an SLO breached or inconclusive · 2 invalid input or refused,
 nothing injected · 3 aborted, interrupted or a harness error, every fault reverted · 4 a revert failed:
@@ -31,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     sandbox.add_parsers(sub)
     experiments.add_parsers(sub)
+    history.add_parsers(sub)
     return p
 
 
@@ -62,5 +65,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    """Console script: exit with main()'s code."""
-    sys.exit(main())
+    """Console script: exit with main()'s code (quietly when the reader of stdout went away, as `| head`)."""
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_OK
+    sys.exit(code)

@@ -193,6 +193,7 @@ def evaluate_folder(run_dir: Path, experiment: Any, extra: dict[str, Any] | None
         "name": experiment.name,
         "title": experiment.title,
         "owner": experiment.owner,
+        "tags": list(experiment.tags),
         "target": started_ev.get("target", experiment.target),
         "status": status,
         "exit_code": status.exit_code,
