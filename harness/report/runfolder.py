@@ -25,6 +25,7 @@ from harness.measure.slo import (
     first_actions,
     windows_from_events,
 )
+from harness.measure.breakdown import breakdown
 from harness.measure.timeline import read_timeline
 from harness.report.summary import render_summary
 
@@ -211,6 +212,7 @@ def evaluate_folder(run_dir: Path, experiment: Any, extra: dict[str, Any] | None
         "still_injected": still,
         "phases": _phases(events, ended),
         "environment": started_ev.get("environment", {}),
+        "breakdown": breakdown(read_timeline(timeline)) if timeline.exists() else {},
     }
     run.update(extra)
     if still and run["status"] != RunStatus.REVERT_FAILED:
