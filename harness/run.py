@@ -35,8 +35,7 @@ from harness.report.console import ConsoleView, LiveState
 from harness.report.runfolder import evaluate_folder, make_run_dir, write_outputs
 from harness.spec.loader import LoadedExperiment
 from harness.spec.models import ProbeSpec
-from probes.base import Observation, Probe
-from probes.base import load_all as load_probes
+from probes.base import Observation, Probe, probe_class
 
 if TYPE_CHECKING:
     from harness.load.runner import LoadRunner, LoadTotals  # imported when the run has load
@@ -295,12 +294,11 @@ class Run:
         self.journal.write(Event.LOAD_STARTED, users=spec.users, spawn_rate=spec.spawn_rate)
 
     async def _start_probes(self) -> None:
-        registry = load_probes()
         if not self.exp.probes:
             return
         penv = probe_env(self.conn, self.env.kube)
         for spec in self.exp.probes:
-            probe = registry.get(spec.kind)(spec.name, spec.params, penv, spec.timeout)
+            probe = probe_class(spec.kind)(spec.name, spec.params, penv, spec.timeout)
             self._probes.append((spec, probe))
             self._tasks.append(asyncio.create_task(self._probe_loop(spec, probe)))
 

@@ -1,1 +1,2 @@
-"""How the site is observed: probe kinds (params in ``probes.params``) and Locust journeys."""
+"""How the site is observed: probe kinds (one module each, the kind's parameters beside its
+implementation, registered into ``harness.spec.registry.PROBES``) and Locust journeys in ``journeys/``."""

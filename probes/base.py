@@ -1,10 +1,15 @@
-"""The probe interface and registry. A probe observes once per call; the run schedules it ``every``."""
+"""The probe interface. A probe observes once per call; the run schedules it ``every``. Probe kinds
+register into ``harness.spec.registry.PROBES`` (one class per kind declaring ``kind`` and ``Params``);
+``probe_class`` looks an implementation up."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from harness.spec.params import ProbeParams
+from harness.spec.registry import PROBES
 
 
 @dataclass(frozen=True)
@@ -34,9 +39,11 @@ class ProbeEnv:
 
 
 class Probe(ABC):
-    """One named probe of an experiment."""
+    """One named probe of an experiment. A kind subclasses it with ``kind`` (its YAML key) and ``Params``
+    (its parameters model) and registers with ``@PROBES.register``."""
 
     kind: ClassVar[str]
+    Params: ClassVar[type[ProbeParams]]
 
     def __init__(self, name: str, params: Any, env: ProbeEnv, timeout: float) -> None:
         self.name = name
@@ -53,31 +60,9 @@ class Probe(ABC):
         return None
 
 
-class ProbeRegistry:
-    """Probe kinds by name; registering a name twice is an error."""
-
-    def __init__(self) -> None:
-        self._kinds: dict[str, type[Probe]] = {}
-
-    def register(self, cls: type[Probe]) -> type[Probe]:
-        if cls.kind in self._kinds:
-            raise ValueError(f"probe kind {cls.kind!r} registered twice")
-        self._kinds[cls.kind] = cls
-        return cls
-
-    def get(self, kind: str) -> type[Probe]:
-        return self._kinds[kind]
-
-    def kinds(self) -> list[str]:
-        return sorted(self._kinds)
-
-
-REGISTRY = ProbeRegistry()
-register = REGISTRY.register
-
-
-def load_all() -> ProbeRegistry:
-    """Import every probe module so each registers itself."""
-    from . import http, kubernetes, postgres, prometheus, toxiproxy  # noqa: F401
-
-    return REGISTRY
+def probe_class(kind: str) -> type[Probe]:
+    """The implementation of probe ``kind``; UnknownKind (a KeyError, with a did-you-mean) when none."""
+    cls = PROBES[kind]
+    if not issubclass(cls, Probe):
+        raise TypeError(f"probe kind {kind!r} is declared by {cls.__qualname__}, which is not a Probe")
+    return cls

@@ -3,11 +3,59 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+from pydantic import Field, field_validator
 
-from .base import Observation, Probe, register
+from harness.spec.params import ProbeParams
+from harness.spec.registry import PROBES
+
+from .base import Observation, Probe
+
+
+class HttpProbeParams(ProbeParams):
+    """An HTTP request that must answer with an expected status (and optionally body / JSON)."""
+
+    url: str = Field(description="Absolute URL, or a path relative to the target's site URL.")
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = Field(
+        default="GET", description="HTTP method."
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers.")
+    body: str | dict[str, Any] | None = Field(default=None, description="Request body: text, or JSON object.")
+    expect_status: list[int] = Field(
+        default_factory=lambda: list(range(200, 400)),
+        description="Statuses counted as success (an int or a list); default any 2xx/3xx.",
+    )
+    expect_body: str | None = Field(default=None, description="Substring the response body must contain.")
+    expect_json: dict[str, Any] | None = Field(
+        default=None, description="JSON paths (dotted, e.g. 'status' or 'db.ok') and the value each must have."
+    )
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("expect_status", mode="before")
+    @classmethod
+    def _status_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("expect_status")
+    @classmethod
+    def _status_range(cls, value: list[int]) -> list[int]:
+        bad = [s for s in value if not 100 <= s <= 599]
+        if bad or not value:
+            raise ValueError(f"HTTP statuses must be 100..599, got {bad or 'an empty list'}")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url_shape(cls, value: str) -> str:
+        if not (value.startswith("/") or value.startswith(("http://", "https://"))):
+            raise ValueError("expected an absolute http(s) URL or a path starting with '/'")
+        return value
 
 
 def _json_path(data: Any, path: str) -> Any:
@@ -21,9 +69,10 @@ def _json_path(data: Any, path: str) -> Any:
     return data
 
 
-@register
+@PROBES.register
 class HttpProbe(Probe):
     kind = "http"
+    Params = HttpProbeParams
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

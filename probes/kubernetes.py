@@ -5,16 +5,46 @@ from __future__ import annotations
 import asyncio
 import time
 
+from pydantic import Field, model_validator
+
 from harness.aio import wait_timeout
 from harness.clients.kube import pod_is_ready
 from harness.errors import ClientError
+from harness.selectors import SelectorError, parse_label_selector
+from harness.spec.fieldtypes import Ratio
+from harness.spec.params import ProbeParams
+from harness.spec.registry import PROBES
 
-from .base import Observation, Probe, register
+from .base import Observation, Probe
 
 
-@register
+class KubernetesProbeParams(ProbeParams):
+    """Counts ready pods of a deployment (or a label selector) against a minimum."""
+
+    namespace: str = Field(description="Namespace to look in.")
+    deployment: str | None = Field(default=None, description="Deployment whose ready replicas count.")
+    selector: str | None = Field(default=None, description="Label selector of the pods that count.")
+    min_ready: int | None = Field(default=None, ge=0, description="At least this many ready pods.")
+    min_ready_fraction: Ratio | None = Field(
+        default=None, description="At least this share of desired replicas ready (0..1 or %)."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> KubernetesProbeParams:
+        if (self.deployment is None) == (self.selector is None):
+            raise ValueError("give exactly one of `deployment` or `selector`")
+        if self.selector is not None:
+            try:
+                parse_label_selector(self.selector)
+            except SelectorError as exc:
+                raise ValueError(f"invalid label selector: {exc}") from None
+        return self
+
+
+@PROBES.register
 class KubernetesProbe(Probe):
     kind = "kubernetes"
+    Params = KubernetesProbeParams
 
     async def _counts(self) -> tuple[int, int]:
         p = self.params

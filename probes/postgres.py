@@ -10,15 +10,29 @@ from __future__ import annotations
 import asyncio
 import time
 
+from pydantic import Field
+
 from harness.clients.postgres import PostgresClient
 from harness.errors import ClientError
+from harness.spec.params import ProbeParams
+from harness.spec.registry import PROBES
 
-from .base import Observation, Probe, register
+from .base import Observation, Probe
 
 
-@register
+class PostgresProbeParams(ProbeParams):
+    """Runs a query against PostgreSQL; success when it answers within the probe timeout."""
+
+    dsn: str | None = Field(
+        default=None, description="Connection string (default: the target's); use ${env:NAME} for secrets."
+    )
+    query: str = Field(default="SELECT 1", description="Query to run.")
+
+
+@PROBES.register
 class PostgresProbe(Probe):
     kind = "postgres"
+    Params = PostgresProbeParams
 
     @property
     def dsn(self) -> str | None:

@@ -35,10 +35,57 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import Field, field_validator, model_validator
 
-from harness.spec.fieldtypes import Objective
+from harness.spec.fieldtypes import Objective, ObjectiveField
+from harness.spec.params import ProbeParams
+from harness.spec.registry import PROBES
 
-from .base import Observation, Probe, register
+from .base import Observation, Probe
+
+
+class PrometheusProbeParams(ProbeParams):
+    """An instant PromQL query whose value must meet an objective (see ``probes.prometheus``).
+
+    Every series the query returns must meet ``objective``; no series, a range vector, a string or a
+    query Prometheus refuses is a failed observation. Aggregate in PromQL (``sum``, ``min``, ``max``)
+    to judge one number.
+    """
+
+    query: str = Field(min_length=1, description="PromQL instant query, e.g. 'sum(up{service=\"checkout\"})'.")
+    objective: ObjectiveField | None = Field(
+        default=None,
+        description="What every returned value must satisfy, e.g. '>= 1', '< 0.05', '<= 800ms' (read as "
+        "0.8, Prometheus's seconds) or '>= 99%' (0.99); default: any returned sample passes.",
+    )
+    url: str | None = Field(
+        default=None, description="Prometheus base URL (before /api/v1/query); default the target's prometheus_url."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _threshold_keys(cls, value: Any) -> Any:
+        bounds = {"min": ">=", "max": "<=", "above": ">", "below": "<"}
+        used = [k for k in bounds if isinstance(value, dict) and k in value]
+        if used:
+            hint = " or ".join(f"objective: '{bounds[k]} {value[k]}'" for k in used)
+            raise ValueError(f"`{'`, `'.join(used)}` is not a prometheus probe key: write {hint}")
+        return value
+
+    @field_validator("query")
+    @classmethod
+    def _query_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the PromQL query is empty")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url_shape(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an absolute http(s) URL of Prometheus, e.g. http://prometheus:9090")
+        return value
+
 
 MAX_DETAIL = 300
 
@@ -143,9 +190,10 @@ def refusal(resp: httpx.Response) -> str:
     return f"Prometheus answered HTTP {resp.status_code}: {resp.text[:200]!r}"
 
 
-@register
+@PROBES.register
 class PrometheusProbe(Probe):
     kind = "prometheus"
+    Params = PrometheusProbeParams
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -10,10 +10,21 @@ import asyncio
 import time
 from typing import Any
 
+from pydantic import Field
+
 from harness.clients.toxiproxy import ToxiproxyClient
 from harness.errors import ClientError
+from harness.spec.params import ProbeParams
+from harness.spec.registry import PROBES
 
-from .base import Observation, Probe, register
+from .base import Observation, Probe
+
+
+class ToxiproxyProbeParams(ProbeParams):
+    """Reads the fault proxy's state (proxies enabled, toxics present)."""
+
+    url: str | None = Field(default=None, description="Toxiproxy API URL; default the target's.")
+    proxies: list[str] | None = Field(default=None, description="Proxies that must exist and be enabled.")
 
 
 def describe(proxies: dict[str, Any]) -> str:
@@ -28,9 +39,10 @@ def describe(proxies: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-@register
+@PROBES.register
 class ToxiproxyProbe(Probe):
     kind = "toxiproxy"
+    Params = ToxiproxyProbeParams
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

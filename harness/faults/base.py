@@ -1,4 +1,5 @@
-"""The fault interface and the registry of fault implementations.
+"""The fault interface. Fault kinds register into ``harness.spec.registry.FAULTS`` (one class per kind
+declaring ``kind`` and ``Params``); ``fault_class`` looks an implementation up.
 
 A fault is planned (targets resolved, nothing touched), injected (its undo journaled *before* it acts),
 held for its duration, and reverted. ``undo`` is a classmethod that needs only the journaled undo
@@ -20,6 +21,8 @@ from typing import Any, ClassVar
 from harness.errors import PermanentFaultError, RevertFailed
 from harness.events import Event
 from harness.journal import Journal
+from harness.spec.params import FaultParams
+from harness.spec.registry import FAULTS
 
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]+):[^@/\s]*@", re.IGNORECASE)
 _KEYWORD_PASSWORD = re.compile(r"\bpassword\s*=\s*(?:'(?:[^'\\]|\\.)*'|\S+)\s*", re.IGNORECASE)
@@ -107,9 +110,11 @@ class FaultPlan:
 
 
 class Fault(ABC):
-    """One fault of one experiment step."""
+    """One fault of one experiment step. A kind subclasses it with ``kind`` (its YAML key) and ``Params``
+    (its parameters model) and registers with ``@FAULTS.register``."""
 
     kind: ClassVar[str]
+    Params: ClassVar[type[FaultParams]]
 
     def __init__(self, fault_id: str, params: Any, env: FaultEnv) -> None:
         self.id = fault_id
@@ -166,45 +171,22 @@ class Fault(ABC):
         self.env.record(Event.FAULT_UNDO, id=self.id, kind=self.kind, undo=data)
 
 
-class FaultRegistry:
-    """Fault kinds by name; registering a name twice is an error."""
-
-    def __init__(self) -> None:
-        self._kinds: dict[str, type[Fault]] = {}
-
-    def register(self, cls: type[Fault]) -> type[Fault]:
-        if cls.kind in self._kinds:
-            raise ValueError(f"fault kind {cls.kind!r} registered twice")
-        self._kinds[cls.kind] = cls
-        return cls
-
-    def get(self, kind: str) -> type[Fault]:
-        return self._kinds[kind]
-
-    def kinds(self) -> list[str]:
-        return sorted(self._kinds)
-
-
-REGISTRY = FaultRegistry()
-register = REGISTRY.register
-
-
-def load_all() -> FaultRegistry:
-    """Import every fault module so each registers itself, and return the registry."""
-    from . import databases, pods, proxies, zones  # noqa: F401
-
-    return REGISTRY
+def fault_class(kind: str) -> type[Fault]:
+    """The implementation of fault ``kind``; UnknownKind (a KeyError, with a did-you-mean) when none."""
+    cls = FAULTS[kind]
+    if not issubclass(cls, Fault):
+        raise TypeError(f"fault kind {kind!r} is declared by {cls.__qualname__}, which is not a Fault")
+    return cls
 
 
 async def revert_pending(pending: list[Any], env: FaultEnv, journal: Journal, by: str) -> list[tuple[Any, Exception]]:
     """Revert journaled-but-unreverted faults (``harness.journal.PendingFault``) from their undo records
     alone, newest first, journaling each outcome (``by`` says who: rollback, reconcile); every fault is
     tried. Returns the ``(pending fault, error)`` pairs that failed."""
-    registry = load_all()
     failed: list[tuple[Any, Exception]] = []
     for pf in reversed(pending):
         try:
-            await registry.get(pf.kind).undo(pf.undo, env)
+            await fault_class(pf.kind).undo(pf.undo, env)
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none hides another
             journal.write(Event.FAULT_REVERT_FAILED, id=pf.id, kind=pf.kind, error=str(exc), by=by)
             failed.append((pf, exc))

@@ -1,11 +1,12 @@
-"""Database faults: ``pg-connection-exhaustion``, ``pg-terminate-backends``, ``pg-lock``,
-``pg-slow-queries`` (directly on PostgreSQL) and ``mongo-stepdown`` (pymongo, documented commands).
+"""PostgreSQL faults: ``pg-connection-exhaustion``, ``pg-terminate-backends``, ``pg-lock`` and
+``pg-slow-queries``, directly on the server (``mongo-stepdown`` is in ``harness.faults.mongo``).
 
 Every ``pg-*`` fault refuses (at plan time) a DSN whose host is not in the target's allowed hosts.
 Connections a fault holds live in the harness process, so they die with it; each carries the
 application_name ``harness-<fault id>-<token>``, journaled in the undo record, so ``undo`` (revert and
-``harness rollback``) also terminates them on the server. Importing this module also registers the
-proxy fault kinds (`harness.faults.proxies`).
+``harness rollback``) also terminates them on the server.
+
+Each kind's parameters model is in ``harness.faults.databases_params`` (kept apart for size only).
 """
 
 from __future__ import annotations
@@ -16,14 +17,20 @@ import time
 import uuid
 from typing import Any
 
-from harness.clients import mongo
 from harness.clients import postgres as pg
 from harness.errors import ClientError, PermanentFaultError
 from harness.events import Event
 from harness.retry import retry_transient
+from harness.spec.registry import FAULTS
 
-from .base import Fault, FaultEnv, FaultPlan, register, undo_each
-from .params_databases import MIN_RESERVE
+from .base import Fault, FaultEnv, FaultPlan, undo_each
+from .databases_params import (
+    MIN_RESERVE,
+    PgConnectionExhaustionParams,
+    PgLockParams,
+    PgSlowQueriesParams,
+    PgTerminateBackendsParams,
+)
 
 HELD_NOTE = "connections held by the harness process close when it exits; undo also terminates them by application_name"
 
@@ -49,12 +56,6 @@ def _undo_dsn(rec: dict[str, Any], env: FaultEnv) -> str:
         except ValueError:
             continue  # not a PostgreSQL DSN (a MongoDB URI)
     return str(rec["dsn"])
-
-
-def _undo_uri(rec: dict[str, Any], env: FaultEnv) -> str:
-    """The MongoDB URI to undo with: the first of ``env.credentials`` that is the journaled (password-
-    less) URI with its password, else the journaled one."""
-    return next((c for c in env.credentials if c != rec["uri"] and mongo.redact_uri(c) == rec["uri"]), rec["uri"])
 
 
 class PgFault(Fault):
@@ -118,11 +119,12 @@ class PgFault(Fault):
                         terminate)
 
 
-@register
+@FAULTS.register
 class PgConnectionExhaustion(PgFault):
     """Hold connections until only ``reserve`` are free under max_connections (or hold ``hold``)."""
 
     kind = "pg-connection-exhaustion"
+    Params = PgConnectionExhaustionParams
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -214,11 +216,12 @@ class PgConnectionExhaustion(PgFault):
             await asyncio.to_thread(self.held.close)
 
 
-@register
+@FAULTS.register
 class PgTerminateBackends(PgFault):
     """Terminate matching sessions once, or every ``every`` seconds for ``duration``."""
 
     kind = "pg-terminate-backends"
+    Params = PgTerminateBackendsParams
 
     def _filters(self) -> dict[str, Any]:
         p = self.params
@@ -255,11 +258,12 @@ class PgTerminateBackends(PgFault):
         self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="terminated", pids=pids)
 
 
-@register
+@FAULTS.register
 class PgLock(PgFault):
     """Hold ``LOCK TABLE <table> IN <mode> MODE`` in an open transaction for the duration."""
 
     kind = "pg-lock"
+    Params = PgLockParams
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -288,11 +292,12 @@ class PgLock(PgFault):
             await asyncio.to_thread(self.lock.release)
 
 
-@register
+@FAULTS.register
 class PgSlowQueries(PgFault):
     """Run an expensive query over and over on ``connections`` connections."""
 
     kind = "pg-slow-queries"
+    Params = PgSlowQueriesParams
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -316,53 +321,3 @@ class PgSlowQueries(PgFault):
         if self.load is not None:
             await asyncio.to_thread(self.load.stop)
             self.measurements.update({"queries": self.load.runs, "errors": len(self.load.errors)})
-
-
-@register
-class MongoStepdown(Fault):
-    """``replSetStepDown`` on the replica set's primary; revert makes it electable again."""
-
-    kind = "mongo-stepdown"
-
-    def admin(self, uri: str | None = None) -> mongo.MongoAdmin:
-        return mongo.MongoAdmin(uri or self.params.uri, timeout=self.params.timeout)
-
-    async def plan(self) -> FaultPlan:
-        p = self.params
-        target = mongo.redact_uri(p.uri)
-        try:
-            primary = await asyncio.to_thread(self.admin().primary)
-        except ClientError as exc:
-            return FaultPlan([target], refuse=f"{self.kind}: cannot find the primary of {target}: {exc}")
-        return FaultPlan([f"{target} primary {primary}"], blast={"primaries": 1}, notes=[
-            f"steps {primary} down for {p.step_down:g}s (secondaries get {p.catch_up:g}s to catch up"
-            + (", forced" if p.force else "") + ")"])
-
-    async def inject(self) -> None:
-        p = self.params
-        admin = self.admin()
-        primary = await asyncio.to_thread(admin.primary)
-        self.record_undo({"uri": mongo.redact_uri(p.uri), "member": primary, "unfreeze": p.unfreeze_on_revert, "timeout": p.timeout,
-                          "until": round(time.time() + p.step_down, 3),
-                          "note": "the old primary is electable again after `until` by itself"})
-        await asyncio.to_thread(admin.step_down, int(p.step_down), int(p.catch_up), p.force)
-        self.targets.append(primary)
-        self.measurements["stepped_down"] = primary
-        self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="stepped_down", member=primary)
-
-    async def revert(self) -> None:
-        await self.undo(self._undo, dataclasses.replace(self.env, credentials=[self.params.uri, *self.env.credentials]))
-
-    @classmethod
-    async def undo(cls, records: list[dict[str, Any]], env: FaultEnv) -> None:
-        async def unfreeze(rec: dict[str, Any]) -> None:
-            admin = mongo.MongoAdmin(_undo_uri(rec, env), float(rec.get("timeout", 5)))
-            try:
-                await asyncio.to_thread(admin.freeze, rec["member"], 0)
-            except ClientError as exc:
-                until = time.strftime("%H:%M:%S", time.localtime(float(rec["until"])))
-                raise PermanentFaultError(f"{exc}; it becomes electable by itself at {until}, "
-                                          "or run replSetFreeze 0 on it") from None
-
-        due = [rec for rec in records if rec.get("unfreeze") and time.time() < float(rec["until"])]
-        await undo_each(due, lambda rec: f"unfreeze {rec['member']}", unfreeze)

@@ -5,14 +5,80 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
 
 from harness.clients.kube import pod_is_ready
 from harness.errors import PermanentClientError
 from harness.events import Event
 from harness.retry import retry_transient
+from harness.selectors import SelectorError, parse_label_selector
+from harness.spec.fieldtypes import Duration
+from harness.spec.params import FaultParams
+from harness.spec.registry import FAULTS
 
-from .base import Fault, FaultEnv, FaultPlan, register, undo_each
+from .base import Fault, FaultEnv, FaultPlan, undo_each
+
+
+def _check_selector(value: str) -> str:
+    try:
+        parse_label_selector(value)
+    except SelectorError as exc:
+        raise ValueError(f"invalid label selector: {exc}") from None
+    if not value.strip():
+        raise ValueError("the selector must not be empty (it would match every pod)")
+    return value
+
+
+class PodKillParams(FaultParams):
+    """Delete pods matching a label selector, once or repeatedly."""
+
+    namespace: str = Field(description="Namespace of the pods to kill.")
+    selector: str = Field(description="Label selector of the pods, e.g. 'app=checkout'.")
+    count: int | None = Field(default=None, ge=1, description="How many pods to kill each time.")
+    fraction: float | None = Field(
+        default=None, gt=0, le=1, description="Share of the matching pods to kill each time (0 < f <= 1)."
+    )
+    every: Duration | None = Field(default=None, description="Repeat the kill this often during `duration`.")
+    duration: Duration = Field(default=0.0, description="How long the fault lasts; 0 = a single shot.")
+    grace_period: int | None = Field(
+        default=None, ge=0, description="Grace period seconds for the delete; None = the pod's own."
+    )
+    order: Literal["random", "oldest"] = Field(default="random", description="Which matching pods go first.")
+    seed: int | None = Field(default=None, description="Seed for the random choice, for repeatable runs.")
+
+    @field_validator("selector")
+    @classmethod
+    def _selector_ok(cls, value: str) -> str:
+        return _check_selector(value)
+
+    @model_validator(mode="after")
+    def _count_xor_fraction(self) -> PodKillParams:
+        if (self.count is None) == (self.fraction is None):
+            raise ValueError("give exactly one of `count` or `fraction`")
+        if self.every is not None and self.every <= 0:
+            raise ValueError("`every` must be greater than 0")
+        if self.every is not None and self.duration <= 0:
+            raise ValueError("`every` needs a `duration` > 0 to repeat within")
+        return self
+
+    def namespaces(self) -> list[str]:
+        """The pods' namespace."""
+        return [self.namespace]
+
+
+class DeploymentScaleParams(FaultParams):
+    """Scale a deployment to a replica count for a while, then restore the original count."""
+
+    namespace: str = Field(description="Namespace of the deployment.")
+    name: str = Field(description="Deployment name.")
+    replicas: int = Field(ge=0, description="Replica count during the fault.")
+    duration: Duration = Field(gt=0, description="How long to hold the scaled-down count.")
+
+    def namespaces(self) -> list[str]:
+        """The deployment's namespace."""
+        return [self.namespace]
 
 
 async def _kube(env: FaultEnv, what: str, fn: Any, *args: Any) -> Any:
@@ -24,11 +90,12 @@ async def _kube(env: FaultEnv, what: str, fn: Any, *args: Any) -> Any:
     return await retry_transient(call, deadline=30, what=what, on_retry=env.on_retry)
 
 
-@register
+@FAULTS.register
 class PodKill(Fault):
     """Delete ``count`` (or ``fraction`` of) the ready pods matching a selector; repeat ``every``."""
 
     kind = "pod-kill"
+    Params = PodKillParams
 
     def _how_many(self, n: int) -> int:
         p = self.params
@@ -96,11 +163,12 @@ class PodKill(Fault):
         self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="killed", pods=names)
 
 
-@register
+@FAULTS.register
 class DeploymentScale(Fault):
     """Set a deployment's replicas for ``duration``, then restore the previous count."""
 
     kind = "deployment-scale"
+    Params = DeploymentScaleParams
 
     async def plan(self) -> FaultPlan:
         p = self.params

@@ -11,15 +11,103 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
 
 from harness.errors import PermanentFaultError
 from harness.events import Event
 from harness.retry import retry_transient
+from harness.spec.fieldtypes import Duration
+from harness.spec.params import FaultParams
+from harness.spec.registry import FAULTS
 
-from .base import Fault, FaultEnv, FaultPlan, register, undo_each
+from .base import Fault, FaultEnv, FaultPlan, undo_each
 
 ToxicSpec = tuple[str, str, dict[str, Any], float]  # type, stream, attributes, toxicity
+Stream = Literal["upstream", "downstream", "both"]
+
+
+# -- parameters -----------------------------------------------------------------------------------
+class ProxyFaultParams(FaultParams):
+    """Common to every fault done through a Toxiproxy proxy."""
+
+    proxy: str = Field(min_length=1, description="Name of the Toxiproxy proxy to act on.")
+    duration: Duration = Field(gt=0, description="How long the fault stays in place.")
+
+
+class LatencyParams(ProxyFaultParams):
+    """Add latency (with jitter) to a proxy's traffic."""
+
+    latency: Duration = Field(gt=0, description="Added delay per chunk of data, e.g. 200ms.")
+    jitter: Duration = Field(default=0.0, description="Random +/- variation around `latency`.")
+    stream: Stream = Field(default="downstream", description="Which direction: upstream, downstream or both.")
+    toxicity: float = Field(default=1.0, gt=0, le=1, description="Share of connections affected (0 < t <= 1).")
+
+
+class BandwidthParams(ProxyFaultParams):
+    """Limit a proxy's throughput."""
+
+    rate: int = Field(ge=0, description="Bandwidth limit in KB/s (0 stops the data flowing).")
+    stream: Stream = Field(default="downstream", description="Which direction: upstream, downstream or both.")
+    toxicity: float = Field(default=1.0, gt=0, le=1, description="Share of connections affected (0 < t <= 1).")
+
+
+class OutageParams(ProxyFaultParams):
+    """Make a dependency unreachable: disable the proxy, reset connections, or let them time out."""
+
+    mode: Literal["disable", "reset_peer", "timeout"] = Field(
+        default="disable",
+        description="disable: refuse and drop every connection; reset_peer: TCP RST; timeout: data stops.",
+    )
+    timeout: Duration = Field(
+        default=0.0,
+        description="reset_peer/timeout: delay before the connection is reset/closed; 0 = at once (reset_peer) "
+                    "or never (timeout: data is held until the fault ends).",
+    )
+    stream: Literal["upstream", "downstream"] = Field(
+        default="downstream", description="reset_peer/timeout: the direction the toxic sits on."
+    )
+
+    @model_validator(mode="after")
+    def _timeout_needs_toxic(self) -> OutageParams:
+        if self.mode == "disable" and self.timeout:
+            raise ValueError("`timeout` applies to mode reset_peer or timeout, not disable")
+        return self
+
+
+class DbLatencyParams(LatencyParams):
+    """Latency on the database proxy."""
+
+    proxy: str = Field(default="postgres", min_length=1, description="Proxy in front of the database.")
+
+
+class DbBandwidthParams(BandwidthParams):
+    """Bandwidth limit on the database proxy."""
+
+    proxy: str = Field(default="postgres", min_length=1, description="Proxy in front of the database.")
+
+
+class DbOutageParams(OutageParams):
+    """The database becomes unreachable through its proxy."""
+
+    proxy: str = Field(default="postgres", min_length=1, description="Proxy in front of the database.")
+
+
+class PartnerLatencyParams(LatencyParams):
+    """Latency on an external partner's proxy."""
+
+    proxy: str = Field(default="payment-partner", min_length=1, description="Proxy in front of the partner.")
+
+
+class PartnerOutageParams(OutageParams):
+    """An external partner becomes unreachable through its proxy."""
+
+    proxy: str = Field(default="payment-partner", min_length=1, description="Proxy in front of the partner.")
+
+
+class MongoLatencyParams(LatencyParams):
+    """Latency on the proxy in front of MongoDB (named explicitly: the sandbox has no MongoDB)."""
 
 
 async def _toxi(env: FaultEnv, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -155,31 +243,37 @@ class OutageFault(ProxyFault):
         return bool(self.params.mode == "disable")
 
 
-@register
+@FAULTS.register
 class DbLatency(LatencyFault):
     kind = "db-latency"
+    Params = DbLatencyParams
 
 
-@register
+@FAULTS.register
 class DbBandwidth(BandwidthFault):
     kind = "db-bandwidth"
+    Params = DbBandwidthParams
 
 
-@register
+@FAULTS.register
 class DbOutage(OutageFault):
     kind = "db-outage"
+    Params = DbOutageParams
 
 
-@register
+@FAULTS.register
 class PartnerLatency(LatencyFault):
     kind = "partner-latency"
+    Params = PartnerLatencyParams
 
 
-@register
+@FAULTS.register
 class PartnerOutage(OutageFault):
     kind = "partner-outage"
+    Params = PartnerOutageParams
 
 
-@register
+@FAULTS.register
 class MongoLatency(LatencyFault):
     kind = "mongo-latency"
+    Params = MongoLatencyParams

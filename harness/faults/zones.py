@@ -9,21 +9,28 @@ Kubernetes API while they hold and after they are reverted.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import uuid
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
 
 from harness.errors import ClientError, PermanentClientError
 from harness.events import Event
-from harness.faults.preflight import ZoneImpact, pod_owner_kind, predict_zone_loss
+from harness.faults.preflight import ZoneImpact, predict_zone_loss
 from harness.retry import retry_transient
+from harness.selectors import SelectorError, parse_label_selector
+from harness.spec.fieldtypes import Duration
+from harness.spec.params import FaultParams
+from harness.spec.registry import FAULTS
 
-from .base import Fault, FaultEnv, FaultPlan, register
+from .base import Fault, FaultEnv, FaultPlan
 from .zones_support import (
     RecoveryWatch,
     call,
     cluster_state,
+    compute_name,
+    evictable,
     set_tags_rmw,
     undo_records,
     zone_nodes,
@@ -32,6 +39,85 @@ from .zones_support import (
 
 Obj = dict[str, Any]
 STOPPED_STATES = {"STOPPING", "TERMINATED", "STOPPED", "SUSPENDING", "SUSPENDED"}
+
+ZONE_PATTERN = r"^[a-z]+-[a-z]+[0-9]+-[a-z]$"
+
+
+class ZoneFaultParams(FaultParams):
+    """What every zone fault shares."""
+
+    zone: str = Field(pattern=ZONE_PATTERN, description="The zone to take out, e.g. europe-west1-b.")
+    duration: Duration = Field(gt=0, description="How long the zone stays out before the fault is reverted.")
+    workload_namespaces: list[str] = Field(
+        default_factory=lambda: ["shop"], min_length=1,
+        description="Namespaces whose pods are moved (drain) and whose deployments are watched for recovery.",
+    )
+    watch_after_revert: Duration = Field(
+        default=120.0, ge=0,
+        description="How long after the revert to keep watching for every deployment to be back at its "
+                    "desired ready replicas (the measurement only; the run does not wait for it).",
+    )
+
+    def namespaces(self) -> list[str]:
+        """The namespaces whose pods this fault moves or cuts off."""
+        return list(self.workload_namespaces)
+
+
+class ZoneDrainParams(ZoneFaultParams):
+    """Cordon every node of a zone and evict their pods through the Eviction API (honours PDBs)."""
+
+    eviction_deadline: Duration = Field(
+        default=60.0, gt=0,
+        description="How long to keep retrying an eviction a PDB refuses (429) before naming the pod as "
+                    "not evicted.",
+    )
+    parallelism: int = Field(default=2, ge=1, le=64, description="Nodes drained at the same time.")
+
+
+OutageMode = Literal["stop-instances", "network"]
+MatchBy = Literal["node-names", "name-prefix", "label", "instance-group"]
+Direction = Literal["ingress", "egress", "both"]
+
+
+class ZoneOutageParams(ZoneFaultParams):
+    """Take a zone's VMs away through Compute Engine: stop them, or cut their network with deny rules."""
+
+    mode: OutageMode = Field(
+        default="stop-instances",
+        description="stop-instances: stop the VMs (and keep stopping any that come back); "
+                    "network: tag the VMs and insert deny firewall rules.",
+    )
+    match: MatchBy = Field(
+        default="node-names",
+        description="How the zone's VMs are found: node-names (VMs named like the cluster's nodes in the "
+                    "zone), name-prefix, label (a Compute label selector k=v) or instance-group.",
+    )
+    name_prefix: str | None = Field(default=None, description="VM name prefix, for match: name-prefix.")
+    label: str | None = Field(default=None, description="Label selector like 'goog-k8s-cluster-name=shop', "
+                                                        "for match: label.")
+    instance_group: str | None = Field(
+        default=None, description="Managed instance group name (from the VMs' created-by), for match: "
+                                  "instance-group.",
+    )
+    direction: Direction = Field(default="both", description="Which traffic the network mode denies.")
+    operation_deadline: Duration = Field(
+        default=120.0, gt=0, description="Deadline for every Compute Engine operation (stop, start, tags, rules).",
+    )
+    recheck_every: Duration = Field(
+        default=2.0, gt=0, description="How often stop-instances checks for VMs that came back, to stop them again.",
+    )
+
+    @model_validator(mode="after")
+    def _match_has_its_value(self) -> ZoneOutageParams:
+        needed = {"name-prefix": self.name_prefix, "label": self.label, "instance-group": self.instance_group}
+        if self.match in needed and not needed[self.match]:
+            raise ValueError(f"match: {self.match} needs `{self.match.replace('-', '_')}`")
+        if self.label is not None:
+            try:
+                parse_label_selector(self.label)
+            except SelectorError as exc:
+                raise ValueError(f"invalid label selector: {exc}") from None
+        return self
 
 
 class ZoneFault(Fault):
@@ -79,18 +165,12 @@ class ZoneFault(Fault):
         await undo_records(records, env)
 
 
-def _evictable(pod: Obj, namespaces: list[str]) -> bool:
-    meta = pod["metadata"]
-    phase = (pod.get("status") or {}).get("phase")
-    return (meta.get("namespace") in namespaces and not meta.get("deletionTimestamp")
-            and pod_owner_kind(pod) != "DaemonSet" and phase not in ("Succeeded", "Failed"))
-
-
-@register
+@FAULTS.register
 class ZoneDrain(ZoneFault):
     """Cordon every node of the zone, then evict their pods through the Eviction API, honouring PDBs."""
 
     kind = "zone-drain"
+    Params = ZoneDrainParams
 
     def __init__(self, fault_id: str, params: Any, env: FaultEnv) -> None:
         super().__init__(fault_id, params, env)
@@ -152,7 +232,7 @@ class ZoneDrain(ZoneFault):
     async def _drain_node(self, node: str) -> None:
         pods = await call(self.env, f"list pods on {node}", self.env.kube.list_pods, None, None,
                           f"spec.nodeName={node}")
-        victims = [p for p in pods if _evictable(p, self.params.namespaces())]
+        victims = [p for p in pods if evictable(p, self.params.namespaces())]
         await asyncio.gather(*(self._evict(p["metadata"]["namespace"], p["metadata"]["name"]) for p in victims))
 
     async def _evict(self, namespace: str, name: str) -> None:
@@ -196,25 +276,19 @@ class ZoneDrain(ZoneFault):
                                  evicted=len(self.evicted), not_evicted=dict(self.not_evicted))
 
 
-def _rfc1035(text: str) -> str:
-    """A valid Compute resource name / network tag (lowercase, [-a-z0-9], letter first, <= 63)."""
-    name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
-    name = name if name[:1].isalpha() else f"c-{name}"
-    return name[:63].rstrip("-")
-
-
-@register
+@FAULTS.register
 class ZoneOutage(ZoneFault):
     """Take the zone's VMs away through Compute Engine: ``stop-instances`` or ``network``."""
 
     kind = "zone-outage"
+    Params = ZoneOutageParams
 
     def __init__(self, fault_id: str, params: Any, env: FaultEnv) -> None:
         super().__init__(fault_id, params, env)
         self.pods_move = params.mode == "stop-instances"
         self.stopped: list[str] = []
         self.restopped: list[str] = []
-        self.tag = _rfc1035(f"chaos-{fault_id}-{uuid.uuid4().hex[:6]}")
+        self.tag = compute_name(f"chaos-{fault_id}-{uuid.uuid4().hex[:6]}")
         self.rules: list[str] = []
         self._reverting = False
 
@@ -291,7 +365,7 @@ class ZoneOutage(ZoneFault):
             self.targets.append(f"vm/{p.zone}/{vm.name}")
         directions = ["INGRESS", "EGRESS"] if p.direction == "both" else [p.direction.upper()]
         for direction in directions:
-            await self._insert_rule(_rfc1035(f"{self.tag}-{direction.lower()}"), direction)
+            await self._insert_rule(compute_name(f"{self.tag}-{direction.lower()}"), direction)
         self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="isolated", tag=self.tag,
                         firewalls=self.rules, instances=[vm.name for vm in vms])
         self.measurements.update(tagged=[vm.name for vm in vms], firewalls=list(self.rules))

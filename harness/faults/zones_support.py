@@ -4,12 +4,14 @@ actions (by name, so `harness rollback` can replay journaled records) and the re
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from harness.errors import PermanentClientError, TransientClientError
 from harness.events import Event
+from harness.faults.preflight import pod_owner_kind
 from harness.retry import retry_transient
 from harness.selectors import parse_label_selector
 
@@ -44,6 +46,21 @@ async def cluster_state(env: FaultEnv, namespaces: list[str]) -> tuple[list[Obj]
         deployments += await call(env, f"list deployments in {ns}", env.kube.list_deployments, ns)
         pdbs += await call(env, f"list pdbs in {ns}", env.kube.list_pdbs, ns)
     return nodes, pods, deployments, pdbs
+
+
+def evictable(pod: Obj, namespaces: list[str]) -> bool:
+    """Whether a drain evicts ``pod``: in ``namespaces``, not terminating, finished or a DaemonSet's."""
+    meta = pod["metadata"]
+    phase = (pod.get("status") or {}).get("phase")
+    return (meta.get("namespace") in namespaces and not meta.get("deletionTimestamp")
+            and pod_owner_kind(pod) != "DaemonSet" and phase not in ("Succeeded", "Failed"))
+
+
+def compute_name(text: str) -> str:
+    """A valid Compute resource name / network tag (lowercase, [-a-z0-9], letter first, <= 63)."""
+    name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    name = name if name[:1].isalpha() else f"c-{name}"
+    return name[:63].rstrip("-")
 
 
 # -- a zone's VMs ------------------------------------------------------------------------------------

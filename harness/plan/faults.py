@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.faults.base import Fault, FaultPlan, load_all
+from harness.faults.base import Fault, FaultPlan, fault_class
 
 
 @dataclass
@@ -32,11 +32,10 @@ class PlanResult:
 
 def build_faults(experiment: Any, env: Any) -> list[Fault]:
     """One fault object per step, carrying the step's window length (``hold_seconds``) and ``allow_empty``."""
-    registry = load_all()
     ids = experiment.timeline.fault_ids()
     faults = []
     for fid, step in zip(ids, experiment.timeline.faults, strict=True):
-        fault = registry.get(step.kind)(fid, step.params, env)
+        fault = fault_class(step.kind)(fid, step.params, env)
         fault.hold_seconds, fault.allow_empty = step.held_for(), step.allow_empty
         faults.append(fault)
     return faults

@@ -14,10 +14,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from harness.faults.params import FAULT_PARAMS
 from harness.spec.fieldtypes import parse_ratio
 from harness.spec.kinds import did_you_mean
 from harness.spec.models import DEFAULT_PROTECTED
+from harness.spec.params import FaultParams
+from harness.spec.registry import FAULTS
 from harness.spec.yamldoc import Loc
 
 Finding = tuple[Loc, str, str | None]
@@ -127,10 +128,10 @@ def _str_list(value: Any, default: list[str] | None) -> list[str] | None:
     return default
 
 
-def _fault_params(step: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+def _fault_params(step: dict[str, Any]) -> Iterator[tuple[str, FaultParams]]:
     """(kind, validated params) of a raw fault step whose params are valid."""
     for kind in step:
-        model = FAULT_PARAMS.get(kind) if isinstance(kind, str) else None
+        model = FAULTS.params(kind) if isinstance(kind, str) else None
         if model is None:
             continue
         try:

@@ -13,7 +13,7 @@ from pydantic_core import ErrorDetails
 from harness.errors import Problem
 from harness.spec.kinds import did_you_mean
 from harness.spec.models import SLUG
-from harness.spec.registry import KindRegistry
+from harness.spec.registry import Registry
 from harness.spec.yamldoc import Loc, YamlDoc, format_loc
 
 _PREFIXES = ("Value error, ", "Assertion failed, ")
@@ -53,9 +53,10 @@ def _descend(models: list[type[BaseModel]], part: str) -> tuple[list[type[BaseMo
     if tagged:
         return tagged, False
     for model in models:
-        registry: KindRegistry | None = getattr(model, "kind_registry", None)
-        if registry is not None and part in registry:
-            return [registry.get(part)], False  # type: ignore[list-item]
+        registry: Registry[Any] | None = getattr(model, "kind_registry", None)
+        params = registry.params(part) if registry is not None else None
+        if params is not None:
+            return [params], False
         fields = {(f.alias or name): f for name, f in model.model_fields.items()}
         if part in fields:
             annotation = fields[part].annotation

@@ -10,10 +10,10 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from harness.spec.registry import KindRegistry
+from harness.spec.registry import Registry
 
 
 def did_you_mean(word: str, choices: list[str]) -> str | None:
@@ -38,7 +38,7 @@ def _reraise(exc: ValidationError, prefix: tuple[Any, ...]) -> list[InitErrorDet
     return out
 
 
-def _unknown_keys(value: dict[str, Any], registry: KindRegistry, fixed: tuple[str, ...]) -> list[InitErrorDetails]:
+def _unknown_keys(value: dict[str, Any], registry: Registry[Any], fixed: tuple[str, ...]) -> list[InitErrorDetails]:
     errors = []
     for key in value:
         if key in fixed or key in registry or key in ("kind", "params"):
@@ -49,8 +49,8 @@ def _unknown_keys(value: dict[str, Any], registry: KindRegistry, fixed: tuple[st
     return errors
 
 
-def _validate_params(registry: KindRegistry, kind: str, raw: Any, loc: tuple[Any, ...]) -> tuple[Any, list[Any]]:
-    model = registry.get(kind)
+def _validate_params(registry: Registry[Any], kind: str, raw: Any, loc: tuple[Any, ...]) -> tuple[Any, list[Any]]:
+    model = registry.params(kind)
     if model is None:
         hint = did_you_mean(kind, registry.kinds())
         return None, [_error(loc, "unknown_kind", f"unknown {registry.what} kind `{kind}`", kind, hint)]
@@ -67,7 +67,7 @@ def field_error(title: str, loc: tuple[Any, ...], msg: str, value: Any, hint: st
     return ValidationError.from_exception_data(title, [_error(loc, "value_error", msg, value, hint)])
 
 
-def split_kind(value: Any, registry: KindRegistry, fixed: tuple[str, ...]) -> Any:
+def split_kind(value: Any, registry: Registry[Any], fixed: tuple[str, ...]) -> Any:
     """Turn a kind-keyed mapping into ``{**fixed, kind, params}``; raise every problem at once."""
     if not isinstance(value, dict):
         return value
@@ -93,15 +93,16 @@ def split_kind(value: Any, registry: KindRegistry, fixed: tuple[str, ...]) -> An
     return {**{k: v for k, v in value.items() if k in fixed}, "kind": kinds[0], "params": params}
 
 
-def kinded_json_schema(schema: dict[str, Any], registry: KindRegistry) -> dict[str, Any]:
+def kinded_json_schema(schema: dict[str, Any], registry: Registry[Any]) -> dict[str, Any]:
     """Rewrite a generated object schema's ``kind``/``params`` into one optional property per kind."""
     props = schema.setdefault("properties", {})
     props.pop("kind", None)
     props.pop("params", None)
     schema["required"] = [r for r in schema.get("required", []) if r not in ("kind", "params")]
     for kind in registry.kinds():
-        model: type[BaseModel] = registry.get(kind)  # type: ignore[assignment]
-        props[kind] = model.model_json_schema()
+        model = registry.params(kind)
+        if model is not None:
+            props[kind] = model.model_json_schema()
     schema["oneOf"] = [{"required": [kind]} for kind in registry.kinds()]
     schema["additionalProperties"] = False
     return schema

@@ -2,7 +2,8 @@
 
 Durations are float seconds, ratios floats 0..1 (see ``harness.spec.fieldtypes``). Fault steps and probes
 are kind-keyed (``pod-kill: {...}``, ``http: {...}``) and stored as ``kind`` + ``params``, where
-``params`` is the model registered for the kind in ``harness.faults.params`` / ``probes.params``.
+``params`` is validated by the ``Params`` of the kind's entry in ``harness.spec.registry`` (``FAULTS``,
+``PROBES``), declared beside the kind's implementation.
 Cross-item rules (unknown probes, duplicates, namespaces) live in ``harness.spec.checks``.
 """
 
@@ -23,13 +24,11 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema as cs
 
-from harness.faults.params import FAULT_PARAMS
-from harness.faults.params_base import FaultParams
 from harness.spec.fieldtypes import Duration, ObjectiveField, Ratio, ThinkTime, Threshold
 from harness.spec.kinds import field_error, kinded_dump, kinded_json_schema, split_kind
-from harness.spec.registry import KindRegistry
+from harness.spec.params import FaultParams, ProbeParams
+from harness.spec.registry import FAULTS, PROBES, Registry
 from harness.spec.sli import objective_mismatch, parse_sli
-from probes.params import PROBE_PARAMS, ProbeParams
 
 Window = Literal["baseline", "fault", "recovery", "whole"]
 SLUG = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
@@ -46,7 +45,7 @@ class Kinded(Frozen):
     """A model written with exactly one kind key (``http: {...}``, ``pod-kill: {...}``) beside its
     ``fixed_keys``; stored as ``kind`` + ``params`` validated by the model ``kind_registry`` names."""
 
-    kind_registry: ClassVar[KindRegistry]
+    kind_registry: ClassVar[Registry[Any]]
     fixed_keys: ClassVar[tuple[str, ...]] = ()
 
     @model_validator(mode="before")
@@ -101,7 +100,7 @@ class ProbeSpec(Kinded):
     timeout: Duration = Field(default=2.0, gt=0, description="A probe slower than this fails.")
     kind: str = Field(description="Probe kind (the key used in YAML: http, kubernetes, postgres, ...).")
     params: SerializeAsAny[ProbeParams] = Field(description="The kind's parameters.")
-    kind_registry: ClassVar[KindRegistry] = PROBE_PARAMS
+    kind_registry: ClassVar[Registry[Any]] = PROBES
 
     fixed_keys: ClassVar[tuple[str, ...]] = ("name", "every", "timeout")
 
@@ -180,7 +179,7 @@ class FaultStep(Kinded):
     )
     kind: str = Field(description="Fault kind (the key used in YAML: pod-kill, deployment-scale, ...).")
     params: SerializeAsAny[FaultParams] = Field(description="The kind's parameters.")
-    kind_registry: ClassVar[KindRegistry] = FAULT_PARAMS
+    kind_registry: ClassVar[Registry[Any]] = FAULTS
 
     fixed_keys: ClassVar[tuple[str, ...]] = ("at", "name", "hold", "allow_empty")
 

@@ -13,19 +13,16 @@ import pytest
 
 from harness.clients.toxiproxy import ToxiproxyClient
 from harness.errors import PermanentClientError, TransientClientError
-from harness.faults.base import FaultEnv, load_all
-from harness.faults.params import FAULT_PARAMS
+from harness.faults.base import FaultEnv, fault_class
 from harness.sandbox.config import SandboxConfig
 from harness.sandbox.core.context import new_context
 from harness.sandbox.network.toxiproxy import Toxiproxy
 from probes.base import ProbeEnv
-from probes.params import ToxiproxyProbeParams
-from probes.toxiproxy import ToxiproxyProbe
+from probes.toxiproxy import ToxiproxyProbe, ToxiproxyProbeParams
 
 
 def _params(kind: str, **values: Any) -> Any:
-    model = FAULT_PARAMS.get(kind)
-    assert model is not None, kind
+    model = fault_class(kind).Params
     return model.model_validate(values)
 
 
@@ -38,7 +35,7 @@ def _closed_port() -> int:
 
 
 def _fault(kind: str, env: FaultEnv, **values: Any) -> Any:
-    return load_all().get(kind)(f"{kind}-0", _params(kind, **values), env)
+    return fault_class(kind)(f"{kind}-0", _params(kind, **values), env)
 
 
 # -- Toxiproxy: the client and the proxy faults against the sandbox's component ---------------------

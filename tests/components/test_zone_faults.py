@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from harness.errors import PermanentClientError, TransientClientError
-from harness.faults.base import load_all
-from harness.faults.params import FAULT_PARAMS
+from harness.faults.base import fault_class
 from harness.journal import pending_faults, read_journal
 from harness.sandbox.core import apifaults
 from harness.sandbox.network.netpolicy import install, pid_owning, socket_inodes
@@ -25,9 +24,8 @@ NODE_B0, NODE_B1 = "gke-shop-default-pool-b-0", "gke-shop-default-pool-b-1"
 
 
 def fault(kind: str, env: Any, fid: str | None = None, **params: Any) -> Any:
-    model = FAULT_PARAMS.get(kind)
-    assert model is not None
-    return load_all().get(kind)(fid or f"{kind}-0", model.model_validate(params), env)
+    model = fault_class(kind).Params
+    return fault_class(kind)(fid or f"{kind}-0", model.model_validate(params), env)
 
 
 @pytest.fixture
@@ -167,7 +165,7 @@ def test_rollback_from_the_journal_alone_is_idempotent(mini: Mini) -> None:
     assert len(mini.ctx.firewalls) == 1
     pending = pending_faults(read_journal(mini.tmp / "events.jsonl"))
     assert [p.kind for p in pending] == ["zone-outage"]
-    cls = load_all().get("zone-outage")
+    cls = fault_class("zone-outage")
     for _ in range(2):
         asyncio.run(cls.undo(pending[0].undo, mini.env()))
     assert mini.ctx.firewalls == {} and {n: list(vm.tags) for n, vm in mini.ctx.vms.items()} == before

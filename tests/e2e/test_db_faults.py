@@ -13,10 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.faults.params import FAULT_PARAMS  # isort: skip - params before params_databases (a cycle)
 from harness.clients import postgres as pg
 from harness.clients.toxiproxy import ToxiproxyClient
-from harness.faults.base import FaultEnv, load_all
+from harness.faults.base import FaultEnv, fault_class
 
 pytestmark = pytest.mark.e2e
 
@@ -95,9 +94,8 @@ def _fault_env(sandbox: Any) -> FaultEnv:
 
 
 def _fault(kind: str, env: FaultEnv, **values: Any) -> Any:
-    model = FAULT_PARAMS.get(kind)
-    assert model is not None
-    return load_all().get(kind)(f"{kind}-t", model.model_validate(values), env)
+    model = fault_class(kind).Params
+    return fault_class(kind)(f"{kind}-t", model.model_validate(values), env)
 
 
 # -- direct lifecycles ------------------------------------------------------------------------------

@@ -14,11 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.faults.params import FAULT_PARAMS  # isort: skip - params before params_databases (a cycle)
 from harness.clients.connect import Lazy
 from harness.clients.kube import KubeClient
 from harness.clients.toxiproxy import ToxiproxyClient
-from harness.faults.base import FaultEnv, FaultPlan, load_all
+from harness.faults.base import FaultEnv, FaultPlan, fault_class
 
 pytestmark = pytest.mark.e2e
 
@@ -49,9 +48,8 @@ def env(sandbox: Any) -> Iterator[FaultEnv]:
 
 
 def _plan(env: FaultEnv, kind: str, allow_empty: bool = False, **params: Any) -> FaultPlan:
-    model = FAULT_PARAMS.get(kind)
-    assert model is not None
-    fault = load_all().get(kind)(f"{kind}-0", model.model_validate(params), env)
+    model = fault_class(kind).Params
+    fault = fault_class(kind)(f"{kind}-0", model.model_validate(params), env)
     fault.allow_empty = allow_empty
     plan: FaultPlan = asyncio.run(fault.plan())
     return plan

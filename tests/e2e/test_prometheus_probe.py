@@ -21,8 +21,7 @@ from pydantic import ValidationError
 
 from harness.clients.connect import probe_env, resolve_connection
 from probes.base import Observation, ProbeEnv
-from probes.params import PrometheusProbeParams
-from probes.prometheus import PrometheusProbe
+from probes.prometheus import PrometheusProbe, PrometheusProbeParams
 
 SHOP_UP = 'count(up{job="shop"} == 1)'
 ALL_UP = 'min(up{job="shop"})'  # 1 once every scraped shop pod answered its last scrape

@@ -20,9 +20,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from harness.faults.params import FAULT_PARAMS  # isort: skip - params before params_databases (a cycle)
 from harness.clients.connect import fault_env, resolve_connection
-from harness.faults.base import Fault, load_all
+from harness.faults.base import Fault, fault_class
 from harness.journal import Journal, pending_faults, read_journal
 from harness.spec.targets import resolve_target
 from harness.spec.yamldoc import YamlDoc
@@ -76,9 +75,8 @@ def _targets(tmp: Path, sandbox: Any) -> Path:
 
 
 def _fault(kind: str, env: Any, **values: Any) -> Fault:
-    model = FAULT_PARAMS.get(kind)
-    assert model is not None
-    return load_all().get(kind)(f"{kind}-0", model.model_validate(values), env)
+    model = fault_class(kind).Params
+    return fault_class(kind)(f"{kind}-0", model.model_validate(values), env)
 
 
 def _held(sandbox: Any) -> tuple[int, int]:

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from harness.events import RunStatus
-from harness.faults.base import REGISTRY, Fault, FaultPlan
-from harness.faults.params import FAULT_PARAMS
-from harness.faults.params_base import FaultParams
+from harness.faults.base import Fault, FaultPlan
 from harness.journal import read_journal
 from harness.run import Run
 from harness.spec.loader import load_experiment
+from harness.spec.params import FaultParams
+from harness.spec.registry import FAULTS
 
 pytestmark = pytest.mark.e2e
 
@@ -31,6 +31,7 @@ class BoomParams(FaultParams):
 
 class Boom(Fault):
     kind = "test-boom"
+    Params = BoomParams
 
     async def plan(self) -> FaultPlan:
         return FaultPlan(["nothing"])
@@ -42,13 +43,11 @@ class Boom(Fault):
 
 @pytest.fixture
 def boom_kind() -> Iterator[None]:
-    FAULT_PARAMS.register(Boom.kind, BoomParams)
-    REGISTRY.register(Boom)
+    FAULTS.register(Boom)
     try:
         yield
     finally:
-        FAULT_PARAMS._models.pop(Boom.kind, None)
-        REGISTRY._kinds.pop(Boom.kind, None)
+        FAULTS.unregister(Boom.kind)
 
 
 def test_an_unexpected_exception_is_an_error_with_everything_reverted(workspace: Any, sandbox: Any,

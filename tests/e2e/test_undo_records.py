@@ -12,11 +12,10 @@ import httpx
 import psycopg
 import pytest
 
-from harness.faults.params import FAULT_PARAMS  # isort: skip - params before params_databases (a cycle)
 from harness.clients.kube import KubeClient
 from harness.clients.toxiproxy import ToxiproxyClient
 from harness.errors import PermanentFaultError, RevertFailed
-from harness.faults.base import FaultEnv, load_all
+from harness.faults.base import FaultEnv, fault_class
 
 pytestmark = pytest.mark.e2e
 
@@ -39,9 +38,8 @@ def test_proxy_undo_goes_on_after_a_failed_record_and_names_it(sandbox: Any) -> 
     client = ToxiproxyClient(api)
     try:
         env = FaultEnv(toxiproxy=client)
-        model = FAULT_PARAMS.get("db-latency")
-        assert model is not None
-        fault = load_all().get("db-latency")("lat", model.model_validate(
+        model = fault_class("db-latency").Params
+        fault = fault_class("db-latency")("lat", model.model_validate(
             {"proxy": "undo-kept", "latency": "50ms", "stream": "upstream", "duration": "5s"}), env)
         asyncio.run(fault.inject())
         [toxic] = [t["name"] for t in client.toxics("undo-kept")]
@@ -64,7 +62,6 @@ def test_proxy_undo_goes_on_after_a_failed_record_and_names_it(sandbox: Any) -> 
 
 def test_scale_zone_and_pg_undo_try_every_record(sandbox: Any) -> None:
     kube = KubeClient(sandbox.kubeconfig)
-    registry = load_all()
     env = FaultEnv(kube=kube)
     node = kube.list_nodes()[0]["metadata"]["name"]
     try:
@@ -72,14 +69,14 @@ def test_scale_zone_and_pg_undo_try_every_record(sandbox: Any) -> None:
         scale = [{"namespace": "shop", "name": "catalog", "replicas": 3},
                  {"namespace": "shop", "name": "katalog", "replicas": 1}]
         with pytest.raises(RevertFailed) as failed:
-            asyncio.run(registry.get("deployment-scale").undo(scale, env))
+            asyncio.run(fault_class("deployment-scale").undo(scale, env))
         assert kube.get_scale("shop", "catalog") == 3
         assert [s.split(":")[0] for s in failed.value.still_injected] == ["scale shop/katalog back to 1"]
 
         kube.set_unschedulable(node, True)
         zone = [{"action": "uncordon", "node": node}, {"action": "unplug", "node": node}]
         with pytest.raises(RevertFailed) as failed:
-            asyncio.run(registry.get("zone-drain").undo(zone, env))
+            asyncio.run(fault_class("zone-drain").undo(zone, env))
         assert not kube.get_node(node)["spec"].get("unschedulable")
         assert failed.value.still_injected == [f"unknown undo record {zone[1]!r}"]
     finally:
@@ -94,7 +91,7 @@ def test_scale_zone_and_pg_undo_try_every_record(sandbox: Any) -> None:
         pg = [{"dsn": admin, "application_name": "harness-undo-every-abc123"},
               {"dsn": "host=127.0.0.1 port=notaport", "application_name": "harness-undo-every-zzz"}]
         with pytest.raises(RevertFailed) as failed:
-            asyncio.run(registry.get("pg-lock").undo(pg, FaultEnv()))
+            asyncio.run(fault_class("pg-lock").undo(pg, FaultEnv()))
         assert [s.split(":")[0] for s in failed.value.still_injected] == [
             "terminate the sessions harness-undo-every-zzz on host=127.0.0.1 port=notaport"]
         deadline = time.monotonic() + 5

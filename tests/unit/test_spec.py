@@ -10,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from harness.errors import InvalidExperiment, Problem
-from harness.faults.params import FAULT_PARAMS, FaultParams, PodKillParams
+from harness.faults.base import fault_class
+from harness.faults.pods import PodKill, PodKillParams
 from harness.spec.fieldtypes import parse_ratio, parse_think_time
 from harness.spec.loader import (
     json_schema,
@@ -20,8 +21,10 @@ from harness.spec.loader import (
     validate_paths,
 )
 from harness.spec.models import Experiment
-from harness.spec.registry import DuplicateKind, KindRegistry
-from probes.params import PROBE_PARAMS, HttpProbeParams
+from harness.spec.params import FaultParams
+from harness.spec.registry import FAULTS, PROBES, DuplicateKind, Registry
+from probes.http import HttpProbeParams
+from tests.kind_examples import MINIMAL_FAULTS, NAMESPACES, filled
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
@@ -286,19 +289,31 @@ timeline:
 
 
 def test_registry_rejects_duplicates() -> None:
-    registry = KindRegistry("fault")
-    registry.register("pod-kill", PodKillParams)
+    registry: Registry[FaultParams] = Registry("fault", FaultParams)
+    registry.register(PodKill)
+
+    class Impostor(PodKill):
+        """Another class claiming pod-kill."""
+
     with pytest.raises(DuplicateKind):
-        registry.register("pod-kill", PodKillParams)
-    assert registry.get("pod-kill") is PodKillParams and registry.get("nope") is None
+        registry.register(Impostor)
+    assert registry.get("pod-kill") is PodKill and registry.params("pod-kill") is PodKillParams
+    assert registry.get("nope") is None
     assert registry.suggest("pod-kil") == "pod-kill"
-    assert "pod-kill" in FAULT_PARAMS and "http" in PROBE_PARAMS
+    assert "pod-kill" in FAULTS and "http" in PROBES
 
 
-def test_every_params_model_answers_namespaces() -> None:
-    for kind in FAULT_PARAMS:
-        model = FAULT_PARAMS.get(kind)
-        assert model is not None and issubclass(model, FaultParams)
+@pytest.mark.parametrize("kind", sorted(MINIMAL_FAULTS))
+def test_every_params_model_answers_namespaces(kind: str) -> None:
+    params = fault_class(kind).Params.model_validate(filled(MINIMAL_FAULTS[kind], 1))
+    assert isinstance(params, FaultParams)
+    assert params.namespaces() == NAMESPACES.get(kind, [])
+
+
+def test_zone_faults_answer_every_workload_namespace() -> None:
+    params = fault_class("zone-outage").Params.model_validate(
+        {**MINIMAL_FAULTS["zone-outage"], "workload_namespaces": ["shop", "payments"]})
+    assert params.namespaces() == ["shop", "payments"]
 
 
 def _descriptions_missing(schema: dict[str, Any], where: str = "") -> list[str]:
@@ -325,7 +340,7 @@ def test_json_schema_has_descriptions() -> None:
 
 
 def test_all_params_models_have_field_descriptions() -> None:
-    models = [FAULT_PARAMS.get(k) for k in FAULT_PARAMS] + [PROBE_PARAMS.get(k) for k in PROBE_PARAMS]
+    models = [FAULTS.params(k) for k in FAULTS] + [PROBES.params(k) for k in PROBES]
     for model in models:
         assert model is not None
         assert all(f.description for f in model.model_fields.values()), model
