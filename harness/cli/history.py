@@ -1,4 +1,4 @@
-"""The commands over past runs: `harness runs` and `harness compare`."""
+"""The commands over past runs: `harness runs`, `harness compare` and `harness digest`."""
 
 from __future__ import annotations
 
@@ -25,6 +25,11 @@ def add_parsers(sub: Any) -> None:
     c.add_argument("--format", choices=["md", "html"], default="md")
     c.add_argument("--out", default=None, help="write to this file instead of printing")
     c.set_defaults(fn=cmd_compare)
+    d = sub.add_parser("digest", help="the weekly review pack: digest.html and digest.md over past runs")
+    d.add_argument("--since", default="7d", help="the period's start: 7d, 2w or an ISO date (default 7d)")
+    d.add_argument("--reports", default="reports", help="the reports folder (default reports/)")
+    d.add_argument("--out", default=None, help="where to write (default <reports>/digest-<ISO week>/)")
+    d.set_defaults(fn=cmd_digest)
 
 
 def _secs(value: float | None) -> str:
@@ -77,4 +82,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(args.out)
     else:
         print(text, end="")
+    return EXIT_OK
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from harness.report.digest import build_digest
+    from harness.report.digest_render import default_out, write_digest
+    from harness.report.history import load_history, parse_since
+
+    until = datetime.now(UTC)
+    try:
+        since = parse_since(args.since, now=until)
+    except ValueError as exc:
+        err(f"--since: {exc}")
+        return EXIT_INVALID
+    reports = Path(args.reports)
+    digest = build_digest(load_history(reports), since, until)
+    html, md = write_digest(digest, reports, Path(args.out) if args.out else default_out(reports, until))
+    print(f"digest of {len(digest.period_runs)} run(s) since {since:%Y-%m-%d %H:%M} UTC:")
+    print(f"  {html}")
+    print(f"  {md}")
     return EXIT_OK

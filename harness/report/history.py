@@ -22,7 +22,7 @@ import yaml
 from harness.events import RunStatus
 
 INDEX_FILE = ".index.json"
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 INCIDENT_STATUSES = frozenset({RunStatus.ABORTED, RunStatus.INTERRUPTED, RunStatus.ERROR, RunStatus.REVERT_FAILED})
 """Run outcomes a review follows up as incidents (with runs that needed `harness rollback`)."""
 
@@ -54,6 +54,8 @@ class RunEntry:
     still_injected: int = 0
     rolled_back: bool = False
     """`harness rollback` reverted something of this run (a crash or an interrupted revert)."""
+    phases: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """run.json's breakdown cut to what trends need: ``{source: {phase: {requests, failures, p95}}}``."""
 
     @property
     def started_at(self) -> datetime | None:
@@ -135,8 +137,14 @@ def read_entry(folder: Path) -> RunEntry | None:
         availability=budget.get("availability"), budget_share=budget.get("share_of_month_budget"),
         images=dict(env.get("images") or {}), fault_kinds=[str(f.get("kind")) for f in run.get("faults") or []],
         aborted_by=run.get("aborted_by"), still_injected=len(run.get("still_injected") or []),
-        rolled_back=_rolled_back(folder),
+        rolled_back=_rolled_back(folder), phases=_phases(run.get("breakdown") or {}),
     )
+
+
+def _phases(table: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    keep = ("requests", "failures", "p95")
+    return {source: {phase: {k: cell.get(k) for k in keep} for phase, cell in phases.items()}
+            for source, phases in table.items() if isinstance(phases, dict)}
 
 
 def _run_folders(reports: Path) -> Iterator[Path]:

@@ -7,39 +7,13 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from harness.cli import main
 from harness.report.compare import rows, to_html, to_markdown
 from harness.report.history import INDEX_FILE, load_history, parse_since, read_entry, select
-
-NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
-
-
-def _iso(dt: datetime) -> str:
-    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def make_run(reports: Path, name: str, *, days_ago: float = 1.0, status: str = "passed", recovery: float | None = 4.0,
-             tags: list[str] | None = None, image: str = "shop/checkout:1.0", p95: float = 0.2,
-             events: list[dict[str, Any]] | None = None, **extra: Any) -> Path:
-    started = NOW - timedelta(days=days_ago)
-    folder = reports / f"{started.strftime('%Y%m%dT%H%M%SZ')}-{name}"
-    folder.mkdir(parents=True)
-    run = {"name": name, "title": name, "owner": "team-checkout", "tags": tags or [], "target": "sandbox",
-           "status": status, "exit_code": {"passed": 0, "failed": 1, "aborted": 3}.get(status, 4),
-           "started": _iso(started), "ended": _iso(started + timedelta(seconds=40)),
-           "detection_seconds": 1.0, "recovery_seconds": recovery,
-           "slos": [{"name": "latency", "sli": "step.checkout.p95", "objective": "<= 1s", "window": "fault",
-                     "status": "pass", "measured": p95, "display": f"{p95 * 1000:.0f} ms"}],
-           "error_budget": {"availability": 0.995, "share_of_month_budget": 0.0001},
-           "environment": {"images": {"shop/checkout": image}},
-           "faults": [{"kind": "pod-kill"}], "still_injected": [], **extra}
-    (folder / "run.json").write_text(json.dumps(run))
-    (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events or []))
-    return folder
+from tests.runfolders import NOW, make_run
 
 
 def test_index_is_built_reused_refreshed_and_pruned(tmp_path: Path) -> None:
@@ -64,7 +38,7 @@ def test_index_is_built_reused_refreshed_and_pruned(tmp_path: Path) -> None:
 
 def test_the_index_holds_what_it_was_given_not_a_cached_lie(tmp_path: Path) -> None:
     folder = make_run(tmp_path, "x")
-    index = {"version": 1, "runs": {folder.name: {"stamp": [0, 0], "entry": {"folder": folder.name, "name": "stale"}}}}
+    index = {"version": 2, "runs": {folder.name: {"stamp": [0, 0], "entry": {"folder": folder.name, "name": "stale"}}}}
     (tmp_path / INDEX_FILE).write_text(json.dumps(index))
     assert load_history(tmp_path)[0].name == "x"  # the stamp differs from the files': re-read
 
