@@ -17,6 +17,7 @@ from harness.journal import Journal, read_journal
 from harness.sandbox.compute.api import ComputeApi
 from harness.sandbox.config import NodeShape, SandboxConfig, ServiceSpec, Timings
 from harness.sandbox.controller.manager import Controller
+from harness.sandbox.core import apifaults
 from harness.sandbox.core.context import new_context
 from harness.sandbox.kube.apiserver import KubeApi
 from harness.sandbox.kube.kubeconfig import write_kubeconfig
@@ -87,7 +88,7 @@ class Mini:
         return [e for e in evs if type_ is None or e["type"] == type_]
 
     def close(self) -> None:
-        self.ctx.api_faults.clear()
+        apifaults.clear(self.ctx)
         self.kube.close()
         self.compute.close()
         self.journal.close()

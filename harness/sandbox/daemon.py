@@ -17,16 +17,20 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from .config import SandboxConfig, load_config
-from .core.context import Context, new_context
+from .core.context import Component, Context, new_context
 from .core.files import write_private
+from .kube.apiserver import KubeApi
 from .kube.auth import token_matches, unauthorized
 from .manage import prepare_dir
+from .network.ingress import Ingress
+from .prometheus import Prometheus
 
 log = logging.getLogger("sandbox")
 
@@ -46,9 +50,9 @@ COMPONENTS: tuple[tuple[str, str, str], ...] = (
 def endpoints_of(ctx: Context) -> dict[str, Any]:
     """The contents of ``endpoints.json``: how the harness reaches every part of the sandbox."""
     prom = ctx.components.get("prometheus")
-    prom_url = getattr(prom, "url", None)
+    prom_url = prom.url if isinstance(prom, Prometheus) else None
     return {
-        "kubernetes": ctx.components["kubeapi"].url,  # https: see kube.tls
+        "kubernetes": ctx.component("kubeapi", KubeApi).url,  # https: see kube.tls
         "compute": ctx.url("compute"),
         "ingress": ctx.url("ingress"),
         "toxiproxy": ctx.url("toxiproxy"),
@@ -69,8 +73,9 @@ def endpoints_of(ctx: Context) -> dict[str, Any]:
     }
 
 
-def _load_component(module: str, cls: str) -> Any:
-    return getattr(importlib.import_module(module), cls)()
+def _load_component(module: str, cls: str) -> Component:
+    factory: Callable[[], Component] = getattr(importlib.import_module(module), cls)
+    return factory()
 
 
 async def _wait_deployments_ready(ctx: Context, timeout: float) -> None:
@@ -80,7 +85,7 @@ async def _wait_deployments_ready(ctx: Context, timeout: float) -> None:
         ingress = ctx.components.get("ingress")
         if deps and all(
             (d.get("status") or {}).get("readyReplicas", 0) >= d["spec"].get("replicas", 0)
-            and (ingress is None or len(ingress.endpoints(d["metadata"]["name"])) >= d["spec"].get("replicas", 0))
+            and (not isinstance(ingress, Ingress) or len(ingress.endpoints(d["metadata"]["name"])) >= d["spec"].get("replicas", 0))
             for d in deps
         ):
             return
@@ -93,7 +98,7 @@ class Daemon:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.started: list[Any] = []
+        self.started: list[Component] = []
         self._stop = asyncio.Event()
         self._admin: web.AppRunner | None = None
 
@@ -122,7 +127,7 @@ class Daemon:
     def _write_outputs(self) -> None:
         from .kube.kubeconfig import write_kubeconfig
 
-        api = self.ctx.components["kubeapi"]
+        api = self.ctx.component("kubeapi", KubeApi)
         write_kubeconfig(self.ctx.dir / "kubeconfig", api.url, api.token, api.tls.ca_pem)
         eps = endpoints_of(self.ctx)
         write_private(self.ctx.dir / "endpoints.json", json.dumps(eps, indent=2) + "\n")
@@ -150,8 +155,7 @@ class Daemon:
         return web.json_response({"pid": os.getpid(), "components": self.health()})
 
     def _kube_token(self) -> str:
-        token: str = self.ctx.components["kubeapi"].token
-        return token
+        return self.ctx.component("kubeapi", KubeApi).token
 
     async def _shutdown(self, request: web.Request) -> web.Response:
         """Stop the sandbox; like the API, only for a caller holding the kubeconfig's token."""
@@ -173,7 +177,7 @@ class Daemon:
             try:
                 await asyncio.wait_for(comp.stop(), timeout=20)
             except Exception:  # noqa: BLE001 - keep stopping the rest
-                log.exception("stopping %s failed", getattr(comp, "name", comp))
+                log.exception("stopping %s failed", comp.name)
         if self._admin:
             await self._admin.cleanup()
         self.ctx.listeners.close()

@@ -15,6 +15,7 @@ from google.cloud import compute_v1
 
 from harness.sandbox.compute.api import ComputeApi, compute_client_options, vm_blocked
 from harness.sandbox.config import SandboxConfig, Timings
+from harness.sandbox.core import apifaults
 from harness.sandbox.core.context import Context, new_context
 from harness.sandbox.core.truth import read_truth
 
@@ -182,14 +183,14 @@ def test_not_found_is_google_error(compute: Running) -> None:
 
 def test_api_faults(compute: Running) -> None:
     instances = _client(compute_v1.InstancesClient, compute)
-    compute.ctx.api_faults = {"rate": 1.0, "codes": [503], "seed": 1}
+    apifaults.configure(compute.ctx, {"rate": 1.0, "codes": [503], "seed": 1})
     with pytest.raises(gexc.ServiceUnavailable):
         instances.get(project=PROJECT, zone=ZONE, instance=VM, retry=None)
-    compute.ctx.api_faults = {"rate": 1.0, "codes": [429], "seed": 1}
+    apifaults.configure(compute.ctx, {"rate": 1.0, "codes": [429], "seed": 1})
     with pytest.raises(gexc.TooManyRequests):
         instances.get(project=PROJECT, zone=ZONE, instance=VM, retry=None)
-    compute.ctx.api_faults = {"rate": 0.0, "delay_ms": 50}
+    apifaults.configure(compute.ctx, {"rate": 0.0, "delay_ms": 50})
     started = time.monotonic()
     assert instances.get(project=PROJECT, zone=ZONE, instance=VM).name == VM
     assert time.monotonic() - started >= 0.05
-    compute.ctx.api_faults = {}
+    apifaults.clear(compute.ctx)

@@ -345,13 +345,13 @@ def test_api_faults(sbx: Sandbox) -> None:
 
 def test_fault_decisions_are_seeded() -> None:
     def draws() -> list[int | None]:
-        ctx = SimpleNamespace(api_faults={})
+        ctx = SimpleNamespace(api_faults=None)
         apifaults.configure(ctx, {"rate": 0.5, "codes": [500, 503], "seed": 7})
         return [apifaults.maybe_fault(ctx) for _ in range(50)]
 
     first = draws()
     assert first == draws() and None in first and 500 in first and 503 in first
-    assert apifaults.maybe_fault(SimpleNamespace(api_faults={})) is None
+    assert apifaults.maybe_fault(SimpleNamespace(api_faults=None)) is None
 
 
 # -- pure helpers ------------------------------------------------------------------------------------------

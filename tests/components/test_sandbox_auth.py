@@ -89,7 +89,7 @@ def test_requests_without_the_token_get_401_and_change_nothing(api: SimpleNamesp
     r = api.http.request(method, path, params=query, json=body, headers=wrong)
     assert (r.status_code, r.headers["Content-Type"]) == (401, "application/json")
     assert r.json() == UNAUTHORIZED
-    assert api.ctx.api_faults == {}
+    assert api.ctx.api_faults is None
     pod = api.lt.call(api.ctx.store.get, "pods", NS, POD)
     assert not pod["metadata"].get("deletionTimestamp")
 

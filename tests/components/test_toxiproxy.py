@@ -238,7 +238,7 @@ def test_reset_clears_toxics_and_enables(sb: Sandbox) -> None:
 
 def test_blocked_client_hook(sb: Sandbox) -> None:
     port = sb.make_echo_proxy()
-    sb.proxy.blocked_client = lambda ip: ip == "127.0.0.1"
+    sb.proxy.blocked_client = lambda ip, port: ip == "127.0.0.1"
     with _connect(port) as sock:
         assert _wait_closed(sock) in (None, ConnectionResetError)
     sb.proxy.blocked_client = None

@@ -18,6 +18,7 @@ from harness.faults.base import fault_class
 from harness.journal import pending_faults, read_journal
 from harness.sandbox.core import apifaults
 from harness.sandbox.network.netpolicy import install, pid_owning, socket_inodes
+from harness.sandbox.network.toxiproxy import Toxiproxy
 from tests.zone_mini import ZONE_B, ZONE_C, ZONE_D, Mini, lifecycle, mini_config, vsvc, wait_for
 
 NODE_B0, NODE_B1 = "gke-shop-default-pool-b-0", "gke-shop-default-pool-b-1"
@@ -65,10 +66,10 @@ def test_compute_client_instances_tags_firewalls_and_errors(mini: Mini) -> None:
     assert [f["name"] for f in c.list_firewalls()] == ["deny-x"] and c.list_firewalls()[0]["denied"] == ["all"]
     assert mini.ctx.firewalls["deny-x"]["destinationRanges"] == ["0.0.0.0/0"]
     assert c.delete_firewall("deny-x") and not c.delete_firewall("deny-x")
-    mini.ctx.api_faults.update({"rate": 1.0, "codes": [503]})
+    apifaults.configure(mini.ctx, {"rate": 1.0, "codes": [503]})
     with pytest.raises(TransientClientError):
         c.list_instances(ZONE_B)
-    mini.ctx.api_faults.clear()
+    apifaults.clear(mini.ctx)
 
 
 # -- zone-drain --------------------------------------------------------------------------------------
@@ -221,10 +222,10 @@ def test_source_port_maps_to_process_and_egress_rule(tmp_path: Path) -> None:
         assert socket_inodes(port) and pid_owning(socket_inodes(port), [os.getpid()]) == os.getpid()
         pod = m.kube.list_pods("shop")[0]
         m.ctx.components["controller"] = SimpleNamespace(pod_pids=lambda: {pod["metadata"]["name"]: os.getpid()})
-        toxi = SimpleNamespace(blocked_client=None)
+        toxi = Toxiproxy()  # not started: only its hook is asked
         m.ctx.components["toxiproxy"] = toxi
         install(m.ctx)
-        assert toxi.blocked_client.wants_port and not toxi.blocked_client("127.0.0.1", port)
+        assert toxi.blocked_client is not None and not toxi.blocked_client("127.0.0.1", port)
         vm = m.ctx.vms[pod["spec"]["nodeName"]]
         vm.tags.append("cut")
         m.ctx.firewalls["cut-egress"] = {"name": "cut-egress", "direction": "EGRESS", "denied": [{"IPProtocol": "all"}],

@@ -43,6 +43,11 @@ def test_endpoints_file_has_every_contract_key(sandbox):
     assert eps["zones"] == ["europe-west1-b", "europe-west1-c", "europe-west1-d"]
 
 
+def test_the_official_client_reads_the_server_version(sandbox):
+    # kubernetes.client.VersionApi asks for /version/ (trailing slash), which the real API answers
+    assert sandbox.kube().server_version() == sandbox.kube_request("GET", "/version").json()["gitVersion"]
+
+
 def test_official_clients_list_by_zone_selector_and_node(sandbox, core):
     nodes = core.list_node(label_selector=f"{ZONE_LABEL}=europe-west1-c").items
     assert len(nodes) == 2 and all(n.metadata.labels[ZONE_LABEL] == "europe-west1-c" for n in nodes)

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -53,7 +54,7 @@ async def _logged(coro: Coroutine[Any, Any, Any], name: str) -> None:
         log.exception("sandbox kubelet task %s failed", name)
 
 
-async def _start_uncancelled(command: list[str], pod: str, log_dir: Any) -> PodProcess:
+async def _start_uncancelled(command: list[str], pod: str, log_dir: Path) -> PodProcess:
     """Start a process; if cancelled meanwhile, the process is killed as soon as it exists."""
     starting = asyncio.ensure_future(start_process(command, pod, log_dir))
     try:

@@ -45,8 +45,8 @@ def pod_requests(pod: Obj) -> tuple[int, int]:
 def condition(obj: Obj, ctype: str) -> dict[str, Any] | None:
     """The status condition of type ``ctype``, or None."""
     for c in (obj.get("status") or {}).get("conditions") or []:
-        if c.get("type") == ctype:
-            return c  # type: ignore[no-any-return]
+        if isinstance(c, dict) and c.get("type") == ctype:
+            return c
     return None
 
 
@@ -106,7 +106,8 @@ def controller_uid(obj: Obj) -> str | None:
     """The uid of the object's controlling owner."""
     for ref in obj["metadata"].get("ownerReferences") or []:
         if ref.get("controller"):
-            return ref.get("uid")  # type: ignore[no-any-return]
+            uid = ref.get("uid")
+            return uid if isinstance(uid, str) else None
     return None
 
 

@@ -253,5 +253,6 @@ class Workloads:
 def _owner_kind(obj: Obj) -> str | None:
     for ref in obj["metadata"].get("ownerReferences") or []:
         if ref.get("controller"):
-            return ref.get("kind")  # type: ignore[no-any-return]
+            kind = ref.get("kind")
+            return kind if isinstance(kind, str) else None
     return None

@@ -1,6 +1,6 @@
 """Injected API faults, shared by the sandbox's Kubernetes and Compute Engine APIs (for testing retries).
 
-``PUT /sandbox/api-faults`` stores a spec in ``ctx.api_faults``::
+``PUT /sandbox/api-faults`` stores a spec, parsed into an `ApiFaults`, in ``ctx.api_faults``::
 
     {"rate": 0.2, "codes": [429, 500, 503], "delay_ms": 0, "seed": 1}
 
@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-_RNG_KEY = "_rng"
+if TYPE_CHECKING:
+    from .context import Context
 
 REASONS: dict[int, str] = {
     400: "BadRequest",
@@ -35,17 +37,35 @@ class ApiFaultSpecError(ValueError):
     """The api-faults spec is malformed."""
 
 
-def _codes(raw: Any) -> list[int]:
+@dataclass
+class ApiFaults:
+    """A validated api-faults spec, and the seeded generator its decisions are drawn from."""
+
+    rate: float = 0.0
+    codes: tuple[int, ...] = (500,)
+    delay_ms: float = 0.0
+    seed: int | None = None
+    rng: random.Random = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def public(self) -> dict[str, Any]:
+        """The spec as the API answers it."""
+        return {"rate": self.rate, "codes": list(self.codes), "delay_ms": self.delay_ms, "seed": self.seed}
+
+
+def _codes(raw: object) -> tuple[int, ...]:
     codes = raw if raw is not None else [500]
     if not isinstance(codes, list) or not codes or not all(isinstance(c, int) for c in codes):
         raise ApiFaultSpecError("codes must be a non-empty list of integers")
     if not all(400 <= c <= 599 for c in codes):
         raise ApiFaultSpecError("codes must be HTTP error codes (400-599)")
-    return codes
+    return tuple(codes)
 
 
-def configure(ctx: Any, spec: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``spec`` and store it in ``ctx.api_faults``; returns the public view of it."""
+def parse(spec: object) -> ApiFaults:
+    """``spec`` (a JSON body) as `ApiFaults`; `ApiFaultSpecError` when malformed."""
     if not isinstance(spec, dict):
         raise ApiFaultSpecError("body must be a JSON object")
     rate = spec.get("rate", 0.0)
@@ -57,42 +77,37 @@ def configure(ctx: Any, spec: dict[str, Any]) -> dict[str, Any]:
         raise ApiFaultSpecError("delay_ms must be a non-negative number")
     if seed is not None and not isinstance(seed, int):
         raise ApiFaultSpecError("seed must be an integer")
-    ctx.api_faults.clear()
-    ctx.api_faults.update(
-        {"rate": float(rate), "codes": _codes(spec.get("codes")), "delay_ms": float(delay_ms), "seed": seed}
-    )
-    ctx.api_faults[_RNG_KEY] = random.Random(seed)
+    return ApiFaults(rate=float(rate), codes=_codes(spec.get("codes")), delay_ms=float(delay_ms), seed=seed)
+
+
+def configure(ctx: Context, spec: object) -> dict[str, Any]:
+    """Validate ``spec`` and store it in ``ctx.api_faults``; returns the public view of it."""
+    ctx.api_faults = parse(spec)
     return public_view(ctx)
 
 
-def clear(ctx: Any) -> None:
+def clear(ctx: Context) -> None:
     """Stop injecting faults."""
-    ctx.api_faults.clear()
+    ctx.api_faults = None
 
 
-def public_view(ctx: Any) -> dict[str, Any]:
-    """The spec as stored, without internal state."""
-    return {k: v for k, v in ctx.api_faults.items() if not k.startswith("_")}
+def public_view(ctx: Context) -> dict[str, Any]:
+    """The spec as stored (``{}`` when none is)."""
+    return ctx.api_faults.public() if ctx.api_faults else {}
 
 
-def maybe_fault(ctx: Any) -> int | None:
+def maybe_fault(ctx: Context) -> int | None:
     """The status code to answer instead of handling this request, or ``None`` to handle it."""
     faults = ctx.api_faults
-    if not faults or faults.get("rate", 0.0) <= 0.0:
+    if faults is None or faults.rate <= 0.0 or faults.rng.random() >= faults.rate:
         return None
-    rng = faults.get(_RNG_KEY)
-    if rng is None:
-        rng = faults[_RNG_KEY] = random.Random(faults.get("seed"))
-    if rng.random() >= faults["rate"]:
-        return None
-    return int(rng.choice(faults.get("codes") or [500]))
+    return faults.rng.choice(faults.codes)
 
 
-async def delay(ctx: Any) -> None:
+async def delay(ctx: Context) -> None:
     """Sleep the configured ``delay_ms`` (nothing when unset)."""
-    ms = float(ctx.api_faults.get("delay_ms", 0.0) or 0.0) if ctx.api_faults else 0.0
-    if ms > 0:
-        await asyncio.sleep(ms / 1000.0)
+    if ctx.api_faults and ctx.api_faults.delay_ms > 0:
+        await asyncio.sleep(ctx.api_faults.delay_ms / 1000.0)
 
 
 def headers_for(code: int) -> dict[str, str]:

@@ -13,9 +13,10 @@ import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ..config import SandboxConfig
+from .apifaults import ApiFaults
 from .ports import Listeners, bind, free_port
 from .store import Store
 from .truth import Truth
@@ -121,6 +122,8 @@ class Vm:
     network_ip: str = ""
     creation_timestamp: str = ""
 
+C = TypeVar("C")
+
 
 class Component(Protocol):
     """A part of the sandbox the daemon starts, checks and stops."""
@@ -145,8 +148,8 @@ class Context:
     firewalls: dict[str, dict[str, Any]] = field(default_factory=dict)
     endpoints: dict[str, Any] = field(default_factory=dict)
     pod_ips: IpAllocator | None = None
-    api_faults: dict[str, Any] = field(default_factory=dict)
-    components: dict[str, Any] = field(default_factory=dict)
+    api_faults: ApiFaults | None = None  # set by PUT /sandbox/api-faults (`apifaults.configure`)
+    components: dict[str, Component] = field(default_factory=dict)  # by name, as the daemon started them
     network_lock: int | None = None  # the flock'd fd that reserves this sandbox's pod network
     listeners: Listeners = field(default_factory=Listeners)  # bound sockets no server has taken yet
     secrets: dict[str, str] = field(default_factory=dict)  # generated per sandbox (see `secret`)
@@ -169,6 +172,14 @@ class Context:
 
             self.secrets[name] = secrets.token_urlsafe(18)
         return self.secrets[name]
+
+    def component(self, name: str, kind: type[C]) -> C:
+        """The started component ``name``, which must be a ``kind``: a component may ask for another by
+        class only where it may import that class (the daemon does; components use protocols)."""
+        comp = self.components[name]
+        if not isinstance(comp, kind):
+            raise TypeError(f"component {name!r} is a {type(comp).__name__}, not a {kind.__name__}")
+        return comp
 
     def url(self, port_name: str) -> str:
         return f"http://127.0.0.1:{self.ports[port_name]}"

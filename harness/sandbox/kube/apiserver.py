@@ -134,7 +134,7 @@ def _openapi_v2(req: web.Request) -> web.StreamResponse:
 
 
 async def _other(req: web.Request) -> web.StreamResponse:
-    if req.path == "/version":
+    if req.path in ("/version", "/version/"):  # the official client asks for /version/, as the API allows
         return json_response(SERVER_VERSION)
     if req.path == "/openapi/v2":
         return _openapi_v2(req)

@@ -45,7 +45,7 @@ def token_matches(header: str | None, token: str) -> bool:
 def allowed(path: str, header: str | None, token: str) -> bool:
     """Whether a request for ``path`` with this Authorization header gets past authentication."""
     if header is None:
-        return path in PUBLIC_PATHS
+        return path.rstrip("/") in PUBLIC_PATHS
     return token_matches(header, token)
 
 

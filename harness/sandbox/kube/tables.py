@@ -140,7 +140,7 @@ GENERIC = Printer([NAME, AGE], _name_age)
 
 def wants_table(accept: str | None) -> bool:
     """Whether the Accept header asks for a ``meta.k8s.io`` Table."""
-    return bool(accept) and "as=Table" in accept  # type: ignore[operator]
+    return accept is not None and "as=Table" in accept
 
 
 def _row_object(obj: Obj, include: str) -> Obj | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,7 +96,7 @@ class WatchHub:
             if sub.matches(plural, obj):
                 sub.queue.put_nowait((kind, obj))
 
-    def subscribe(self, info: RequestInfo, query: Any) -> Subscription:
+    def subscribe(self, info: RequestInfo, query: Mapping[str, str]) -> Subscription:
         """Open a watch; its queue starts with the initial or replayed events."""
         sub = Subscription(info.plural, info.namespace, parse_label_selector(query.get("labelSelector")),
                            parse_field_selector(query.get("fieldSelector")))

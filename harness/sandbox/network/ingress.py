@@ -199,9 +199,9 @@ class Ingress:
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         service = self.route(request.path)
         eps = self._endpoints.get(service, ()) if service else ()
-        if not eps:
+        if service is None or not eps:
             return web.json_response({"error": "no endpoints", "service": service}, status=503)
-        pod, ip, base = eps[next(self._counters[service]) % len(eps)]  # type: ignore[index]
+        pod, ip, base = eps[next(self._counters[service]) % len(eps)]
         if self.blocked is not None and self.blocked(ip):
             await asyncio.sleep(self.blocked_delay)
             return _bad_gateway(pod, "endpoint unreachable")

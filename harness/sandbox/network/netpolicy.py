@@ -14,12 +14,23 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from ..compute.firewalls import vm_blocked
 from ..core.context import Context
+from .ingress import Ingress
+from .toxiproxy import Toxiproxy
 
 PROC = Path("/proc")
+
+
+@runtime_checkable
+class PodProcesses(Protocol):
+    """What the policy asks of the controller (a component it may not import): who runs which pod."""
+
+    def pod_pids(self) -> dict[str, int]:
+        """Pod name -> pid of every running pod process."""
+        ...
 
 
 def _hex_port(field: str) -> int:
@@ -96,7 +107,7 @@ class NetPolicy:
     def pod_of_port(self, port: int) -> str | None:
         """The pod whose process owns the local end of a loopback connection from ``port``."""
         controller = self.ctx.components.get("controller")
-        if controller is None:
+        if not isinstance(controller, PodProcesses):
             return None
         by_pid = {pid: pod for pod, pid in controller.pod_pids().items()}
         pid = pid_owning(socket_inodes(port), list(by_pid))
@@ -118,22 +129,9 @@ def install(ctx: Context) -> NetPolicy:
     """Wire the policy into the ingress (``blocked``) and the fault proxy (``blocked_client``)."""
     policy = NetPolicy(ctx)
     ingress = ctx.components.get("ingress")
-    if ingress is not None:
+    if isinstance(ingress, Ingress):
         ingress.blocked = policy.ingress_blocked
     toxiproxy = ctx.components.get("toxiproxy")
-    if toxiproxy is not None:
-        check = policy.egress_blocked
-        toxiproxy.blocked_client = _with_port(check)
+    if isinstance(toxiproxy, Toxiproxy):
+        toxiproxy.blocked_client = policy.egress_blocked
     return policy
-
-
-class _with_port:  # noqa: N801 - a callable adapter, used like a function
-    """Marks a two-argument check so the fault proxy passes ``(ip, port)``."""
-
-    wants_port = True
-
-    def __init__(self, check: Any) -> None:
-        self._check = check
-
-    def __call__(self, ip: str, port: int) -> bool:
-        return bool(self._check(ip, port))

@@ -13,7 +13,8 @@ from ..core.truth import Truth
 from .link import Connection
 from .toxics import Toxic, ToxicError, new_toxic, update_toxic
 
-ClientCheck = Callable[[str], bool]
+#: Asked about every new client, ``(ip, port)`` of its end of the connection: True refuses it.
+ClientCheck = Callable[[str, int], bool]
 
 
 class ProxyError(Exception):
@@ -34,10 +35,8 @@ def split_hostport(address: str) -> tuple[str, int]:
 
 
 def _refused(check: ClientCheck, peer: tuple[Any, ...]) -> bool:
-    """Ask the hook about a new client; a hook with ``wants_port = True`` gets ``(ip, port)``."""
-    if getattr(check, "wants_port", False):
-        return bool(check(str(peer[0]), int(peer[1])))  # type: ignore[call-arg]
-    return bool(check(str(peer[0])))
+    """Ask the hook about a new client (``peer`` as asyncio gives it: ``(ip, port, ...)``)."""
+    return check(str(peer[0]), int(peer[1]))
 
 
 class Proxy:

@@ -39,8 +39,8 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 
 class Toxiproxy:
-    """Component "toxiproxy". ``blocked_client(ip) -> bool``, when set, refuses new connections from
-    that client address (the lead wires zone network outages to it)."""
+    """Component "toxiproxy". ``blocked_client(ip, port) -> bool``, when set, refuses new connections
+    from that client address (`netpolicy` wires zone network outages to it)."""
 
     name = "toxiproxy"
 

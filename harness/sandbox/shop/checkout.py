@@ -21,7 +21,7 @@ PARTNER: web.AppKey[aiohttp.ClientSession] = web.AppKey("partner", aiohttp.Clien
 
 async def create_order(pod: Pod, cart_id: str) -> dict[str, Any] | None:
     """Write the order and its items in one transaction; None when the cart is empty."""
-    async with pod.pool.connection() as conn, conn.transaction():
+    async with pod.db().connection() as conn, conn.transaction():
         cur = await conn.execute(
             "SELECT coalesce(sum(ci.qty * p.price_cents), 0) AS total, count(*) AS n FROM cart_items ci "
             "JOIN products p ON p.id = ci.product_id WHERE ci.cart_id = %s", (cart_id,))
@@ -55,7 +55,7 @@ async def pay(session: aiohttp.ClientSession, url: str, order: dict[str, Any]) -
 
 async def record_payment(pod: Pod, order: dict[str, Any], payment_id: str | None, status: str) -> None:
     """Store the payment and the order's new status."""
-    async with pod.pool.connection() as conn, conn.transaction():
+    async with pod.db().connection() as conn, conn.transaction():
         if payment_id is not None:
             await conn.execute(
                 "INSERT INTO payments (order_id, partner_id, amount_cents, status) VALUES (%s, %s, %s, %s)",
@@ -102,7 +102,7 @@ async def checkout_health(request: web.Request) -> web.Response:
     if pod.draining:
         return json_error(503, "draining")
     try:
-        async with asyncio.timeout(1.0), pod.pool.connection(timeout=1.0) as conn:
+        async with asyncio.timeout(1.0), pod.db().connection(timeout=1.0) as conn:
             await conn.execute("SELECT 1")
     except DB_ERRORS as exc:
         return json_error(503, "database unavailable", detail=type(exc).__name__)

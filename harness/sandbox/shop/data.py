@@ -94,7 +94,7 @@ async def add_item(request: web.Request, pod: Pod) -> web.Response:
     cart_id = request.match_info["cart_id"]
     product_id, qty = await _item_payload(request)
     try:
-        async with pod.pool.connection() as conn, conn.transaction():
+        async with pod.db().connection() as conn, conn.transaction():
             await conn.execute("INSERT INTO carts (id) VALUES (%s) ON CONFLICT DO NOTHING", (cart_id,))
             await conn.execute(
                 "INSERT INTO cart_items (cart_id, product_id, qty) VALUES (%s, %s, %s) "

@@ -11,7 +11,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 from aiohttp import web
@@ -20,16 +20,19 @@ from psycopg_pool import AsyncConnectionPool
 
 from .runtime import POD, Pod, json_error
 
+if TYPE_CHECKING:
+    from .runtime import ShopPool
+
 log = logging.getLogger("shop.db")
 
 #: Errors that mean "the database is unavailable" (answered with 503).
 DB_ERRORS: tuple[type[BaseException], ...] = (psycopg.OperationalError, psycopg.InterfaceError, TimeoutError)
 
 
-async def open_pool(pod: Pod) -> AsyncConnectionPool:
+async def open_pool(pod: Pod) -> ShopPool:
     """Open (without waiting for the database) the pod's connection pool."""
     s = pod.settings
-    pool: AsyncConnectionPool = AsyncConnectionPool(
+    pool: ShopPool = AsyncConnectionPool(
         s.dsn,
         min_size=1,
         max_size=max(1, s.db_pool_size),
@@ -92,7 +95,7 @@ def db_route(fn: DbHandler) -> Callable[[web.Request], Awaitable[web.StreamRespo
 
 async def fetch_all(pod: Pod, query: str, params: Any = None) -> list[dict[str, Any]]:
     """Run one read query on a pooled connection."""
-    async with pod.pool.connection() as conn:
+    async with pod.db().connection() as conn:
         cur = await conn.execute(query, params)
         return list(await cur.fetchall())
 

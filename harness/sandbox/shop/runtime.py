@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -18,7 +18,15 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 if TYPE_CHECKING:
+    from aiohttp.typedefs import Middleware
+    from psycopg import AsyncConnection
+    from psycopg.rows import DictRow
+    from psycopg_pool import AsyncConnectionPool
+
     from .settings import ShopSettings
+
+    #: A pod's connection pool: rows come back as dicts (``dict_row``).
+    ShopPool = AsyncConnectionPool[AsyncConnection[DictRow]]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -87,8 +95,13 @@ class Pod:
     capacity: Capacity
     metrics: Metrics
     draining: bool = False
-    pool: Any = None  # psycopg_pool.AsyncConnectionPool for the services that use PostgreSQL
-    extras: dict[str, Any] = field(default_factory=dict)
+    pool: ShopPool | None = None  # for the services that use PostgreSQL (`db.install_pool`)
+
+    def db(self) -> ShopPool:
+        """The pod's connection pool; only services that installed one (`db.install_pool`) ask for it."""
+        if self.pool is None:
+            raise RuntimeError(f"the {self.service} service has no database pool")
+        return self.pool
 
 
 POD: web.AppKey[Pod] = web.AppKey("pod", Pod)
@@ -99,7 +112,7 @@ def _route_of(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-def make_middleware(pod: Pod) -> Any:
+def make_middleware(pod: Pod) -> Middleware:
     """The middleware that applies capacity, records metrics and adds ``X-Pod``."""
     metrics = pod.metrics
 

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s {args.pod} %(levelname)s %(message)s")
     import prometheus_client
 
-    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
+    prometheus_client.disable_created_metrics()
     from .settings import load_settings
 
     asyncio.run(serve(args.service, args.host, args.port, load_settings(args.settings), args.pod))
