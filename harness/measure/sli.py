@@ -1,4 +1,5 @@
-"""Service level indicators over the timeline: parsing, per-window accumulation, thresholds, display.
+"""Service level indicators over the timeline: THE grammar (the spec parses SLIs with it, once, at
+load, and its models carry the parsed ``Sli``), per-window accumulation, thresholds, display.
 
 Grammar: ``load.<m>``, ``step.<journey step>.<m>`` (m: success_ratio, error_ratio, rps, p50, p95,
 p99), ``probe.<probe>.<m>`` (m: success_ratio, error_ratio, p50, p95, p99) and ``recovery_time``.
@@ -9,6 +10,7 @@ sample at the timeout.
 
 from __future__ import annotations
 
+import difflib
 import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -62,11 +64,13 @@ METRICS: Mapping[str, _Metric] = {
     "p95": _Metric(Kind.LATENCY, _pct(0.95)),
     "p99": _Metric(Kind.LATENCY, _pct(0.99)),
 }
-SOURCE_METRICS: Mapping[str, frozenset[str]] = {
-    "load": frozenset(METRICS),
-    "step": frozenset(METRICS),
-    "probe": frozenset(METRICS) - {"rps"},
+SOURCE_METRICS: Mapping[str, tuple[str, ...]] = {
+    "load": tuple(METRICS),
+    "step": tuple(METRICS),
+    "probe": tuple(m for m in METRICS if m != "rps"),
 }
+"""The metrics each source offers, in the order error messages list them."""
+SLI_HELP = "load.<metric>, step.<step>.<metric>, probe.<probe>.<metric> or recovery_time"
 
 
 def _load(second: Second, _name: str) -> Counts | None:
@@ -85,14 +89,35 @@ _SOURCES: Mapping[str, Callable[[Second, str], Counts | None]] = {
     "load": _load, "step": _step, "probe": _probe}
 
 
-@dataclass(frozen=True)
-class Sli:
-    """A parsed SLI reference such as ``step.checkout.p95``."""
+class Sli(str):
+    """A parsed SLI reference such as ``step.checkout.p95``, made once by ``parse_sli`` and carried as is.
 
-    text: str
-    source: str  # load | step | probe | recovery_time
-    name: str  # step or probe name ("" for load)
+    It *is* its text (a ``str``: it compares, hashes, prints and serialises as written), with its
+    parts: ``source`` (load, step, probe, recovery_time), ``name`` (the step or probe; ``""`` for load
+    and recovery_time) and ``metric``. Immutable."""
+
+    source: str
+    name: str
     metric: str
+
+    def __new__(cls, text: str, source: str, name: str, metric: str) -> Sli:
+        self = super().__new__(cls, text)
+        self.__dict__.update(source=source, name=name, metric=metric)
+        return self
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"an Sli is immutable (cannot set {name!r})")
+
+    def __repr__(self) -> str:
+        return f"Sli({self.text!r})"
+
+    def __reduce__(self) -> tuple[Callable[[str], Sli], tuple[str]]:
+        return parse_sli, (self.text,)
+
+    @property
+    def text(self) -> str:
+        """The SLI as written, as a plain ``str``."""
+        return str.__str__(self)
 
     @property
     def kind(self) -> Kind:
@@ -115,22 +140,29 @@ class Sli:
         return acc.value(1.0)
 
 
+def _maybe(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
 def parse_sli(text: str) -> Sli:
-    """Parse an SLI string; raises ValueError naming what is wrong."""
+    """Parse an SLI string (an ``Sli`` comes back as is); raises ValueError naming the grammar, with a
+    did-you-mean for a misspelt source or metric."""
+    if isinstance(text, Sli):
+        return text
     if text == RECOVERY_TIME:
         return Sli(text, RECOVERY_TIME, "", RECOVERY_TIME)
     parts = text.split(".")
-    source = parts[0]
+    source, metric = parts[0], parts[-1]
     if source not in SOURCE_METRICS:
-        raise ValueError(f"unknown SLI source {source!r} in {text!r} (load, step, probe, recovery_time)")
-    if source == "load" and len(parts) == 2:
-        name, metric = "", parts[1]
-    elif source != "load" and len(parts) >= 3:
-        name, metric = ".".join(parts[1:-1]), parts[-1]
-    else:
-        raise ValueError(f"malformed SLI {text!r}: expected load.<m>, step.<name>.<m> or probe.<name>.<m>")
+        raise ValueError(f"unknown SLI source {source!r}{_maybe(source, [*SOURCE_METRICS, RECOVERY_TIME])}; "
+                         f"expected {SLI_HELP}")
     if metric not in SOURCE_METRICS[source]:
-        raise ValueError(f"unknown metric {metric!r} for {source} (one of {sorted(SOURCE_METRICS[source])})")
+        raise ValueError(f"unknown {source} metric {metric!r}{_maybe(metric, SOURCE_METRICS[source])}; "
+                         f"expected one of {', '.join(SOURCE_METRICS[source])}")
+    name = ".".join(parts[1:-1])
+    if (source == "load") != (name == ""):
+        raise ValueError(f"expected {SLI_HELP}, got {text!r}")
     return Sli(text, source, name, metric)
 
 

@@ -24,11 +24,12 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema as cs
 
+from harness.measure.sli import Sli
 from harness.spec.fieldtypes import Duration, ObjectiveField, Ratio, ThinkTime, Threshold
 from harness.spec.kinds import field_error, kinded_dump, kinded_json_schema, split_kind
 from harness.spec.params import FaultParams, ProbeParams
 from harness.spec.registry import FAULTS, PROBES, Registry
-from harness.spec.sli import objective_mismatch, parse_sli
+from harness.spec.sli import RECOVERY_TIME, SliField, objective_mismatch
 
 Window = Literal["baseline", "fault", "recovery", "whole"]
 SLUG = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
@@ -109,8 +110,8 @@ class SloSpec(Frozen):
     """A service level objective judged on the timeline after the run."""
 
     name: str = Field(min_length=1, description="Unique SLO name shown in reports.")
-    sli: str = Field(description="load.<m>, step.<step>.<m>, probe.<probe>.<m> (m: success_ratio, "
-                     "error_ratio, rps, p50, p95, p99) or recovery_time.")
+    sli: SliField = Field(description="load.<m>, step.<step>.<m>, probe.<probe>.<m> (m: success_ratio, "
+                          "error_ratio, rps, p50, p95, p99) or recovery_time.")
     objective: ObjectiveField = Field(description="What the SLI must satisfy, e.g. '>= 99%' or '<= 800ms'.")
     window: Window = Field(default="whole", description="Part of the run judged: baseline, fault, recovery, whole.")
     consecutive: int = Field(
@@ -124,19 +125,12 @@ class SloSpec(Frozen):
         default="fail", description="What an inconclusive SLO (too few samples) means for the run's verdict.",
     )
 
-    @field_validator("sli")
-    @classmethod
-    def _grammar(cls, value: str) -> str:
-        parse_sli(value)
-        return value
-
     @model_validator(mode="after")
     def _units(self) -> SloSpec:
-        ref = parse_sli(self.sli)
-        problem = objective_mismatch(ref, self.objective)
+        problem = objective_mismatch(self.sli, self.objective)
         if problem:
             raise field_error("SloSpec", ("objective",), problem, self.objective.text)
-        if ref.source == "recovery_time" and "window" in self.model_fields_set:
+        if self.sli.source == RECOVERY_TIME and "window" in self.model_fields_set:
             msg = "recovery_time takes no window: it is measured from the last revert"
             raise field_error("SloSpec", ("window",), msg, self.window, "remove `window`")
         return self
@@ -145,15 +139,15 @@ class SloSpec(Frozen):
 class Guard(Frozen):
     """Abort the run (revert everything) when an SLI stays beyond a threshold."""
 
-    sli: str = Field(description="SLI computed per second, same grammar as SLOs (not recovery_time).")
+    sli: SliField = Field(description="SLI computed per second, same grammar as SLOs (not recovery_time).")
     above: Threshold | None = Field(default=None, description="Fire when the SLI is above this value.")
     below: Threshold | None = Field(default=None, description="Fire when the SLI is below this value.")
     for_: Duration = Field(default=0.0, alias="for", description="For this long in a row; 0 = the first bad second.")
 
     @field_validator("sli")
     @classmethod
-    def _grammar(cls, value: str) -> str:
-        if parse_sli(value).source == "recovery_time":
+    def _per_second(cls, value: Sli) -> Sli:
+        if value.source == RECOVERY_TIME:
             raise ValueError("recovery_time is known only after the run; a guard needs a per-second SLI")
         return value
 
