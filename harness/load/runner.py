@@ -173,7 +173,7 @@ class LoadRunner:
     # -- processes ------------------------------------------------------------------------------------
 
     def _argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "harness.load.locustproc", *args]
+        return [sys.executable, "-P", "-m", "harness.load.locustproc", *args]  # -P: see harness.__main__
 
     def _start_master(self, timeout: float) -> None:
         assert self._group is not None
