@@ -55,6 +55,8 @@ demo: install
 
 bench: install
 	$(BIN)/python -m harness.sandbox.bench
+	$(BIN)/python -m harness.report.bench_report
+	$(BIN)/python -m harness.report.bench_digest
 
 clean:
 	-$(BIN)/harness sandbox down

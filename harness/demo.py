@@ -32,7 +32,9 @@ def demo() -> int:
         manage.down(Path(".sandbox"))
     print("\n== game day done; reports:")
     for r in reports:
-        print(f"   {r}/summary.md")
+        print(f"   {r}/report.html")
+    print("\n== the review pack across these runs")
+    harness(["digest", "--since", "1d"])
     return worst
 
 

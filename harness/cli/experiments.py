@@ -42,7 +42,7 @@ def add_parsers(sub: Any) -> None:
                          "(default ./targets.yaml, else experiments/targets.yaml)")
     rb.add_argument("--target", default=None, help="target name (default: the one the run journaled)")
     rb.set_defaults(fn=cmd_rollback)
-    rp = sub.add_parser("report", help="rebuild a run folder's run.json and summary.md from its journal")
+    rp = sub.add_parser("report", help="rebuild a run folder's run.json, summary.md and report.html from its journal")
     rp.add_argument("run_dir")
     rp.add_argument("--targets", default=None, help="targets.yaml to resolve the experiment's target with")
     rp.set_defaults(fn=cmd_report)
@@ -140,7 +140,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Rebuild run.json and summary.md from the folder's journal and timeline (the record)."""
+    """Rebuild run.json, summary.md and report.html from the folder's journal and timeline (the record)."""
     from harness.report.runfolder import evaluate_folder, write_outputs
     from harness.spec.loader import load_experiment
 
@@ -154,5 +154,5 @@ def cmd_report(args: argparse.Namespace) -> int:
         keep["status"] = previous["status"]
     run = evaluate_folder(run_dir, loaded.experiment, keep)
     write_outputs(run_dir, run, loaded.redact)
-    print(f"{run_dir / 'summary.md'}: {run['status'].upper()}")
+    print(f"{run_dir / 'report.html'}: {run['status'].upper()} (and summary.md, run.json)")
     return EXIT_OK

@@ -30,4 +30,4 @@ def print_result(result: dict[str, Any]) -> None:
         err("STILL INJECTED — a human must act:")
         for item in result["still_injected"]:
             err(f"  {item}")
-    print(f"  report: {result['run_dir']}/summary.md")
+    print(f"  report: {result['run_dir']}/report.html (summary.md beside it)")

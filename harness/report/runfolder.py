@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.events import Event, RunStatus
 from harness.journal import pending_faults, read_journal
+from harness.measure.breakdown import breakdown
 from harness.measure.budget import error_budget
 from harness.measure.judge import Recovery, State, judge_all, measure
 from harness.measure.slo import (
@@ -25,7 +26,6 @@ from harness.measure.slo import (
     first_actions,
     windows_from_events,
 )
-from harness.measure.breakdown import breakdown
 from harness.measure.timeline import read_timeline
 from harness.report.summary import render_summary
 
@@ -244,10 +244,14 @@ def key_events(run_dir: Path, limit: int = 60) -> list[dict[str, Any]]:
 
 
 def write_outputs(run_dir: Path, run: dict[str, Any], redact: Any = None, summary: bool = True) -> None:
-    """run.json and (unless ``summary`` is False) summary.md, redacted; run.json is replaced atomically."""
+    """run.json and (unless ``summary`` is False) summary.md and report.html, redacted; run.json is
+    replaced atomically. A report.html that cannot be rendered leaves report-error.txt, never fails."""
     red = redact or (lambda s: s)
     tmp = run_dir / "run.json.tmp"
     tmp.write_text(red(json.dumps(run, indent=2, default=str)) + "\n")
     tmp.replace(run_dir / "run.json")
     if summary:
         (run_dir / "summary.md").write_text(red(render_summary(run, key_events(run_dir))))
+        from harness.report.html import write_report_html  # it imports this module (and matplotlib)
+
+        write_report_html(run_dir, red)

@@ -6,18 +6,9 @@ Written to be read aloud in the weekly review and pasted into tickets: the statu
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-_STATUS: Mapping[str, tuple[str, str]] = {
-    "passed": ("PASSED", "every SLO was met"),
-    "failed": ("FAILED", "at least one SLO was breached or could not be judged on enough data"),
-    "aborted": ("ABORTED", "a guard fired or a safety limit was reached; every fault was reverted"),
-    "interrupted": ("INTERRUPTED", "the run was interrupted (a signal); every fault was reverted"),
-    "refused": ("REFUSED", "a safety rule refused the run; nothing was injected"),
-    "revert_failed": ("REVERT FAILED", "a revert failed: something is STILL INJECTED and a human must act"),
-    "error": ("ERROR", "the harness itself failed (traceback in error.txt); every fault was reverted"),
-}
+from harness.report.readable import STATUS, clock, measurement_text
 
 
 def _cell(value: Any) -> str:
@@ -31,34 +22,20 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
     return lines
 
 
-def _clock(value: Any) -> str:
-    """An ISO string or epoch float as ``YYYY-MM-DD HH:MM:SS UTC``; '–' when missing."""
-    if value in (None, ""):
-        return "–"
-    try:
-        when = (datetime.fromtimestamp(float(value), UTC) if isinstance(value, (int, float))
-                else datetime.fromisoformat(str(value)))
-    except ValueError:
-        return str(value)
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC)
-    return when.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def _pct(value: Any, digits: int = 2) -> str:
     return "n/a" if value is None else f"{float(value) * 100:.{digits}f}%"
 
 
 def _header(run: Mapping[str, Any]) -> list[str]:
     status = str(run.get("status", "error"))
-    label, meaning = _STATUS.get(status, (status.upper(), ""))
+    label, meaning = STATUS.get(status, (status.upper(), ""))
     title = run.get("title") or run.get("name", "experiment")
     lines = [f"# {label}: {title}", "", f"**{label}** — {meaning} (exit code {run.get('exit_code', '?')})."]
     if run.get("aborted_by"):
         lines.append(f"Aborted by: **{run['aborted_by']}**.")
     lines += ["", *_table(["experiment", "owner", "target", "started", "ended", "run folder"], [[
-        f"`{run.get('name', '')}`", run.get("owner"), run.get("target"), _clock(run.get("started")),
-        _clock(run.get("ended")), f"`{run.get('run_dir', '')}`" if run.get("run_dir") else None]])]
+        f"`{run.get('name', '')}`", run.get("owner"), run.get("target"), clock(run.get("started")),
+        clock(run.get("ended")), f"`{run.get('run_dir', '')}`" if run.get("run_dir") else None]])]
     return lines
 
 
@@ -95,17 +72,13 @@ def _verdict(run: Mapping[str, Any]) -> list[str]:
     return lines + (["", *notes] if notes else [])
 
 
-def _measurements(m: Mapping[str, Any] | None) -> str:
-    return ", ".join(f"{k}={v}" for k, v in (m or {}).items())
-
-
 def _faults(run: Mapping[str, Any]) -> list[str]:
     faults = run.get("faults") or []
     if not faults:
         return ["", "## Faults", "", "No fault was injected."]
-    rows = [[f.get("kind"), ", ".join(f.get("targets") or []) or None, _clock(f.get("injected_at")),
-             _clock(f.get("reverted_at")) if f.get("reverted_at") else "**not reverted**",
-             f.get("error"), _measurements(f.get("measurements"))] for f in faults]
+    rows = [[f.get("kind"), ", ".join(f.get("targets") or []) or None, clock(f.get("injected_at")),
+             clock(f.get("reverted_at")) if f.get("reverted_at") else "**not reverted**",
+             f.get("error"), measurement_text(f.get("measurements"))] for f in faults]
     return ["", "## Faults", "",
             *_table(["kind", "targets", "injected", "reverted", "errors", "measurements"], rows)]
 
@@ -175,7 +148,7 @@ def _phases(run: Mapping[str, Any]) -> list[str]:
     phases = run.get("phases") or []
     if not phases:
         return []
-    rows = [[p.get("name"), _clock(p.get("start")), _clock(p.get("end"))] for p in phases]
+    rows = [[p.get("name"), clock(p.get("start")), clock(p.get("end"))] for p in phases]
     return ["", "## Phases", "", *_table(["phase", "start", "end"], rows)]
 
 
@@ -186,7 +159,7 @@ def _event_details(e: Mapping[str, Any]) -> str:
 def _events(events: Sequence[Mapping[str, Any]] | None) -> list[str]:
     if not events:
         return []
-    rows = [[_clock(e.get("ts")), f"`{e.get('type', '')}`", _event_details(e)] for e in events]
+    rows = [[clock(e.get("ts")), f"`{e.get('type', '')}`", _event_details(e)] for e in events]
     return ["", "## Key events", "", *_table(["time", "event", "details"], rows)]
 
 

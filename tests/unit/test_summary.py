@@ -41,7 +41,7 @@ def test_passed_run() -> None:
     assert md.startswith("# PASSED: Checkout survives losing a third of its pods\n")
     assert "| availability | `load.success_ratio` | whole | >= 99% | 99.42% | pass |" in md
     assert "| pod-kill | shop/checkout-abc, shop/checkout-def | 2024-05-06 10:00:30 UTC |" in md
-    assert "killed=2, replaced_after_s=3.1" in md
+    assert "killed: 2; replaced after: 3.10 s" in md
     assert "Recovery: **4.0 s** after the reference point" in md
     assert "Detection: the site first degraded **1.0 s** after the first fault action (6 degraded" in md
     assert "| 99.00% | 99.420% | 58 / 10,000 | 0.97 min | 432 min | 0.2% |" in md
