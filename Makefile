@@ -1,4 +1,4 @@
-# make test  - install everything into .venv (and Debian's prometheus when possible), lint, type-check, test
+# make test  - install everything into .venv (and Debian's prometheus and chromium when possible), lint, type-check, test
 # make demo  - bring the sandbox up, run a small game day, print where the reports are, take it down
 # make bench - print speed and memory figures
 # make test-fast - the unit tier alone (no processes, seconds)
@@ -7,7 +7,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: test test-fast demo bench lint typecheck contracts pytest install prometheus clean
+.PHONY: test test-fast demo bench lint typecheck contracts pytest install debian-packages clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,17 +19,20 @@ $(STAMP): pyproject.toml | $(BIN)/python
 		|| $(BIN)/pip install -q -e '.[sandbox,dev]'
 	touch $(STAMP)
 
-install: $(STAMP) prometheus
+install: $(STAMP) debian-packages
 
-prometheus:
-	@if command -v prometheus >/dev/null 2>&1; then \
-		echo "prometheus: $$(command -v prometheus)"; \
+# Debian packages the tests use: prometheus (PromQL probes), chromium (report.html in a real browser)
+DEBS := prometheus chromium
+debian-packages:
+	@missing=""; for p in $(DEBS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then \
+		echo "debian packages: $(DEBS) present"; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing Debian's prometheus package"; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
-		|| echo "WARNING: could not install prometheus; PromQL tests will be skipped"; \
+		echo "installing Debian packages:$$missing"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
+		|| echo "WARNING: could not install$$missing; the tests that need them will be skipped"; \
 	else \
-		echo "WARNING: no prometheus binary and no root/apt; PromQL tests will be skipped"; \
+		echo "WARNING: missing$$missing and no root/apt; the tests that need them will be skipped"; \
 	fi
 
 lint: $(STAMP)

@@ -284,7 +284,7 @@ def _figure(rows: int, height: float, legend_rows: int = 1) -> tuple[Figure, lis
 
 def _uri(fig: Figure) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 

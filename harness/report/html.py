@@ -44,6 +44,7 @@ from harness.report.charts import (
     draw_charts,
 )
 from harness.report.readable import STATUS, clock, measurement_rows, readable
+from harness.report.regress import Rules, latency_finding
 from harness.report.runfolder import key_events, reference_points
 from harness.spec.fieldtypes import parse_objective
 
@@ -155,8 +156,10 @@ def step_rows(breakdown: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[
     for source, phases in breakdown.items():
         base = phases.get("baseline")
         cells = []
+        after_baseline = False
         for phase, m in phases.items():
-            change = "" if phase == "baseline" or base is None else _change(m, base)
+            change = _change(m, base) if after_baseline and base is not None else ""
+            after_baseline = after_baseline or phase == "baseline"
             seconds = float(m.get("seconds") or 0)
             cells.append({
                 "window": phase, "span": f"{seconds:.0f} s", "requests": int(m.get("requests") or 0),
@@ -169,17 +172,21 @@ def step_rows(breakdown: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[
     return rows
 
 
-def _change(now: Mapping[str, Any], base: Mapping[str, Any]) -> tuple[str, bool]:
-    """``error ratio +12.3 pp · p95 +210 ms (×4.2)`` against the baseline, and whether it got worse."""
+DEFAULT_RULES = Rules()
+
+
+def _change(now: Mapping[str, Any], base: Mapping[str, Any], rules: Rules = DEFAULT_RULES) -> tuple[str, bool]:
+    """``errors +12.3 pp · p95 +210 ms (×4.2)`` against the baseline, and whether it got worse by the
+    regression rules (harness.report.regress: errors up more than 1 point; p95 1.5× and +100 ms)."""
     parts, worse = [], False
     e0, e1 = base.get("error_ratio"), now.get("error_ratio")
     if e0 is not None and e1 is not None:
         parts.append(f"errors {(e1 - e0) * 100:+.1f} pp")
-        worse = worse or e1 - e0 > 0.01
+        worse = worse or e1 - e0 > rules.ratio_points
     p0, p1 = base.get("p95"), now.get("p95")
     if p0 is not None and p1 is not None and p0 > 0:
         parts.append(f"p95 {(p1 - p0) * 1000:+.0f} ms (×{p1 / p0:.1f})")
-        worse = worse or p1 / p0 > 1.5
+        worse = worse or latency_finding("p95", p0, p1, rules) is not None
     return " · ".join(parts), worse
 
 
