@@ -82,6 +82,26 @@ def test_pod_kill_passes_lenient_and_fails_strict_with_locust_totals_matching(wo
     proc = workspace.harness("run", str(strict), check=1)
     assert "FAIL latency" in proc.stdout
     assert workspace.last_run()["status"] == "failed"
+    _across_the_two_runs(workspace)
+
+
+def _across_the_two_runs(workspace) -> None:
+    """report.html in each folder, then runs, compare and the digest over these real folders."""
+    lenient, strict = workspace.run_dirs()[-2:]
+    for folder in (lenient, strict):
+        assert (folder / "report.html").stat().st_size > 10_000 and not (folder / "report-error.txt").exists()
+    reports = str(workspace.reports)
+    listed = workspace.harness("runs", "--reports", reports, "--status", "failed", check=0).stdout
+    assert "kill-strict" in listed and "kill-lenient" not in listed
+    compared = workspace.harness("compare", "--reports", reports, lenient.name, strict.name, check=0).stdout
+    assert "latency" in compared and "shop/checkout:" in compared  # SLIs and app versions side by side
+    out = workspace.root / "review"
+    said = workspace.harness("digest", "--reports", reports, "--since", "1d", "--out", str(out), check=0).stdout
+    assert str(out / "digest.html") in said
+    digest = (out / "digest.md").read_text()
+    assert "kill-lenient" in digest and "kill-strict" in digest and "First failures" in digest
+    html = (out / "digest.html").read_text()
+    assert f'href="../reports/{strict.name}/report.html"' in html and "http" not in html.replace("http://www.w3.org", "")
 
 
 def test_recovery_time_matches_ground_truth(workspace, sandbox):
