@@ -17,10 +17,10 @@ def _iso(dt: datetime) -> str:
 def make_run(reports: Path, name: str, *, days_ago: float = 1.0, status: str = "passed", recovery: float | None = 4.0,
              tags: list[str] | None = None, image: str = "shop/checkout:1.0", p95: float = 0.2,
              events: list[dict[str, Any]] | None = None, checkout_fault: tuple[int, int, float] = (100, 0, 0.3),
-             **extra: Any) -> Path:
+             started: datetime | None = None, **extra: Any) -> Path:
     """A run folder; ``checkout_fault`` is checkout's (requests, failures, p95 s) in the fault phase (its
-    baseline phase: 100 requests, none failed, p95 200 ms)."""
-    started = NOW - timedelta(days=days_ago)
+    baseline phase: 100 requests, none failed, p95 200 ms). ``started`` overrides ``days_ago``."""
+    started = started or NOW - timedelta(days=days_ago)
     folder = reports / f"{started.strftime('%Y%m%dT%H%M%SZ')}-{name}"
     folder.mkdir(parents=True)
     run = {"name": name, "title": name, "owner": "team-checkout", "tags": tags or [], "target": "sandbox",

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import signal
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from harness.measure.timeline import read_timeline
+from tests.runfolders import make_run
 
 pytestmark = pytest.mark.e2e
 
@@ -95,11 +97,18 @@ def _across_the_two_runs(workspace) -> None:
     assert "kill-strict" in listed and "kill-lenient" not in listed
     compared = workspace.harness("compare", "--reports", reports, lenient.name, strict.name, check=0).stdout
     assert "latency" in compared and "shop/checkout:" in compared  # SLIs and app versions side by side
+    # synthetic history beside the real folders: kill-strict passed three days ago; a zone drain aborted today
+    now = datetime.now(UTC)
+    make_run(workspace.reports, "kill-strict", started=now - timedelta(days=3))
+    make_run(workspace.reports, "zone-drain", started=now - timedelta(hours=2), status="aborted")
     out = workspace.root / "review"
     said = workspace.harness("digest", "--reports", reports, "--since", "1d", "--out", str(out), check=0).stdout
     assert str(out / "digest.html") in said
     digest = (out / "digest.md").read_text()
-    assert "kill-lenient" in digest and "kill-strict" in digest and "First failures" in digest
+    assert "kill-lenient" in digest and "kill-strict" in digest
+    assert "passed in the baseline, not now" in digest  # the real strict run against its synthetic last pass
+    first_failures = digest.split("First failures")[1].split("\n## ")[0]
+    assert "kill-strict" in first_failures and "zone-drain" in digest.split("Incidents")[1]
     html = (out / "digest.html").read_text()
     assert f'href="../reports/{strict.name}/report.html"' in html and "http" not in html.replace("http://www.w3.org", "")
 
