@@ -117,6 +117,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_one(loaded: LoadedExperiment, reports: Path, seed: int | None) -> int:
+    return int(run_and_print(loaded, reports, seed)["exit_code"])
+
+
+def run_and_print(loaded: LoadedExperiment, reports: Path, seed: int | None) -> dict[str, Any]:
+    """Run one experiment, print its verdict, return the result (``run_dir``, ``exit_code`` …)."""
     from harness.run import Run
 
     async def go() -> dict[str, Any]:
@@ -124,7 +129,7 @@ def _run_one(loaded: LoadedExperiment, reports: Path, seed: int | None) -> int:
 
     result = asyncio.run(go())
     print_result(result)
-    return int(result["exit_code"])
+    return result
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from harness.cli import experiments, history, sandbox
+from harness.cli import experiments, gate, history, sandbox
 from harness.cli.common import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, EXIT_REVERT, err
 from harness.errors import HarnessError, InvalidExperiment, Refused, RevertFailed, SandboxError
 
@@ -20,7 +20,9 @@ partners) under Locust load, judge SLOs on what shoppers saw, and always revert.
   harness plan experiments/X.yaml           show what would be hit, when, and what each SLO needs
   harness run experiments/X.yaml            run it; one folder in reports/ with summary.md
   harness rollback reports/<run>            after a crash: revert what is still injected
-  harness runs --since 7d                   past runs; `harness compare A B` puts two side by side"""
+  harness gate experiments/X.yaml           run it and fail on a regression against the last good run
+  harness runs --since 7d                   past runs; `harness compare A B` puts two side by side
+  harness digest --since 7d                 the weekly review pack (digest.html, digest.md)"""
 
 EXIT_HELP = """exit codes: 0 every SLO met · 1 an SLO breached or inconclusive · 2 invalid input or refused,
 nothing injected · 3 aborted, interrupted or a harness error, every fault reverted · 4 a revert failed:
@@ -34,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_parsers(sub)
     experiments.add_parsers(sub)
     history.add_parsers(sub)
+    gate.add_parsers(sub)
     return p
 
 

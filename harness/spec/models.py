@@ -229,6 +229,16 @@ class SteadyStateSpec(Frozen):
     probes: list[str] | None = Field(default=None, description="Probe names to check; None = all probes.")
 
 
+class GateSpec(Frozen):
+    """How ``harness gate`` judges a regression against the last good run (defaults: the documented rules)."""
+
+    latency_factor: float = Field(default=1.5, gt=1.0, description="A latency SLI regresses above this × its baseline ...")
+    latency_min: Duration = Field(default=0.1, ge=0, description="... and at least this much worse (e.g. 100ms).")
+    time_factor: float = Field(default=1.5, gt=1.0, description="Recovery or detection time regresses above this × ...")
+    time_min: Duration = Field(default=5.0, ge=0, description="... and at least this much longer (e.g. 5s).")
+    ratio_points: Ratio = Field(default=0.01, description="A success ratio regresses when down more than this (1% = one point).")
+
+
 class Experiment(Frozen):
     """A resilience experiment: what to break, when, under which load, and what must hold."""
 
@@ -248,6 +258,7 @@ class Experiment(Frozen):
     steady_state: SteadyStateSpec = Field(
         default_factory=SteadyStateSpec, description="Steady-state checks around the run."
     )
+    gate: GateSpec = Field(default_factory=GateSpec, description="Regression rules of `harness gate` for this experiment.")
 
     @model_validator(mode="after")
     def _fault_window_has_length(self) -> Experiment:

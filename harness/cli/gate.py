@@ -1,0 +1,50 @@
+"""``harness gate``: run experiments and compare each with its last good run (the pre-release gate)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from harness.cli.common import EXIT_INVALID, EXIT_OK, EXIT_REVERT, err, load
+from harness.cli.experiments import run_and_print
+from harness.report.gate import LAST_GOOD, judge, render_table
+from harness.report.regress import Rules
+
+
+def add_parsers(sub: Any) -> None:
+    g = sub.add_parser("gate", help="run experiments and fail on a regression against the last good run",
+                       description="Run each experiment, then compare it with its baseline: the most recent passed "
+                                   "run of the same experiment on the same target. Exit 1 on a regression "
+                                   "(the rules: README, or the experiment's `gate:` section).")
+    g.add_argument("experiments", nargs="+")
+    g.add_argument("--target", default=None)
+    g.add_argument("--reports", default="reports", help="where run folders go (default reports/)")
+    g.add_argument("--baseline", default=LAST_GOOD,
+                   help="last-good (default) or a run folder to compare with")
+    g.add_argument("--baseline-dir", default=None,
+                   help="where to look for the last good run (default: --reports; e.g. a pipeline artifact store)")
+    g.add_argument("--seed", type=int, default=None)
+    g.set_defaults(fn=cmd_gate)
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    if args.baseline != LAST_GOOD and not (Path(args.baseline) / "run.json").exists():
+        err(f"--baseline {args.baseline}: not a run folder (no run.json); use last-good or a run folder")
+        return EXIT_INVALID
+    loaded_all = [load(p, args.target) for p in args.experiments]  # validate all before running any
+    reports = Path(args.reports)
+    worst = EXIT_OK
+    for loaded in loaded_all:
+        result = run_and_print(loaded, reports, args.seed)
+        code = int(result["exit_code"])
+        if code == EXIT_REVERT:
+            return EXIT_REVERT  # the site is not whole: no comparison, no further runs
+        rules = Rules(**loaded.experiment.gate.model_dump())
+        verdict = judge(Path(result["run_dir"]), rules, args.baseline,
+                        Path(args.baseline_dir) if args.baseline_dir else reports)
+        print(verdict.headline())
+        if verdict.regressed:
+            print("\n".join(render_table(verdict.table())))
+        worst = max(worst, verdict.exit_code(code))
+    return worst
