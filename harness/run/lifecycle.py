@@ -8,6 +8,9 @@ started in threads are awaited too (``TrackingExecutor``) before any revert, so 
 revert. The cleanup then reverts every fault that journaled an undo, under a shield, and reconciles
 against the journal. An unexpected exception ends as status ``error`` with its traceback in
 ``error.txt``, never as a verdict.
+
+What the run observes meanwhile lives beside it: the probe loops (``probing``), the steady-state check
+(``steady``), the guards (``watch``); the verdict is ``outcome``'s.
 """
 
 from __future__ import annotations
@@ -21,21 +24,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from harness.aio import TrackingExecutor, cancel_all, wait_timeout
+from harness.aio import TrackingExecutor, cancel_all
 from harness.clients.connect import Connection, fault_env, probe_env, resolve_connection
 from harness.errors import Aborted, FaultError, HarnessError, Refused
 from harness.events import Event, RunStatus
 from harness.faults.base import Fault, revert_pending
 from harness.journal import Journal, pending_faults, read_journal
-from harness.measure.guards import GuardInput, GuardSet
 from harness.measure.timeline import TimelineWriter
 from harness.plan.environment import describe_environment
 from harness.plan.faults import PlanResult, build_faults, plan_faults
 from harness.report.console import ConsoleView, LiveState
-from harness.report.runfolder import evaluate_folder, make_run_dir, write_outputs
+from harness.report.runfolder import make_run_dir, write_outputs
+from harness.run.outcome import Ending, leaves, verdict
+from harness.run.probing import RunProbes
+from harness.run.steady import steady_state
+from harness.run.watch import watch
 from harness.spec.loader import LoadedExperiment
-from harness.spec.models import ProbeSpec
-from probes.base import Observation, Probe, probe_class
 
 if TYPE_CHECKING:
     from harness.load.runner import LoadRunner, LoadTotals  # imported when the run has load
@@ -70,7 +74,7 @@ class Run:
         self._load: LoadRunner | None = None
         self._load_totals: LoadTotals | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._probes: list[tuple[ProbeSpec, Probe]] = []
+        self._probes: RunProbes | None = None
         self._reverting = False
         self._signals = 0
         self._steady_after: list[str] = []
@@ -117,11 +121,10 @@ class Run:
     def _on_error(self, exc: BaseException) -> None:
         """An unexpected exception (or a group of them from the fault tasks): status ``error``, the
         traceback in ``error.txt``; a HarnessError inside a group is an abort like any other."""
-        leaves = _leaves(exc)
-        if all(isinstance(e, HarnessError) for e in leaves):
-            first = leaves[0]
-            status = RunStatus.REFUSED if isinstance(first, Refused) else RunStatus.ABORTED
-            self._set_abort("; ".join(f"{type(e).__name__}: {e}" for e in leaves), status=status)
+        inner = leaves(exc)
+        if all(isinstance(e, HarnessError) for e in inner):
+            status = RunStatus.REFUSED if isinstance(inner[0], Refused) else RunStatus.ABORTED
+            self._set_abort("; ".join(f"{type(e).__name__}: {e}" for e in inner), status=status)
             return
         text = "".join(traceback.format_exception(exc))
         self._error = text
@@ -203,7 +206,9 @@ class Run:
             if failed:
                 raise Refused("steady state not met before the run: " + "; ".join(failed))
         await self._start_load()
-        self._tasks.append(asyncio.create_task(self._watch()))
+        assert self.timeline and self.journal
+        self._tasks.append(asyncio.create_task(
+            watch(exp.safety, self.timeline, self.journal, self.live, self._load, self._abort)))
         self._phase("baseline")
         await asyncio.sleep(exp.timeline.baseline)
         if self.faults:
@@ -269,7 +274,7 @@ class Run:
                            measurements=fault.measurements, restores=restores)
         self._active_changed()
 
-    # -- load, probes, guards ----------------------------------------------------------------------
+    # -- load, probes, guards (harness.run.probing, .steady, .watch) -----------------------------
     async def _start_load(self) -> None:
         spec = self.exp.load
         if spec is None:
@@ -296,75 +301,13 @@ class Run:
     async def _start_probes(self) -> None:
         if not self.exp.probes:
             return
-        penv = probe_env(self.conn, self.env.kube)
-        for spec in self.exp.probes:
-            probe = probe_class(spec.kind)(spec.name, spec.params, penv, spec.timeout)
-            self._probes.append((spec, probe))
-            self._tasks.append(asyncio.create_task(self._probe_loop(spec, probe)))
-
-    async def _probe_loop(self, spec: ProbeSpec, probe: Probe) -> None:
-        """Observe every ``every`` seconds; journal each change of state (ok and detail), so reports
-        show e.g. which toxics were active when, without copying every observation."""
         assert self.timeline and self.journal
-        last: tuple[bool, str] | None = None
-        while True:
-            t0 = time.time()
-            obs = await self._observe(probe)
-            self.timeline.add_probe(spec.name, t0, obs.ok, obs.latency_sample)
-            if (obs.ok, obs.detail) != last:
-                last = (obs.ok, obs.detail)
-                self.journal.write(Event.PROBE_CHANGED, probe=spec.name, ok=obs.ok, detail=obs.detail[:300])
-            await asyncio.sleep(max(0.0, t0 + spec.every - time.time()))
-
-    @staticmethod
-    async def _observe(probe: Probe) -> Observation:
-        try:
-            return await wait_timeout(probe.observe(), probe.timeout + 1)
-        except TimeoutError:
-            return Observation(False, probe.timeout * 1000, f"timed out after {probe.timeout:g}s", timed_out=True)
-        except Exception as exc:  # noqa: BLE001 - a probe that breaks is a failed observation
-            return Observation(False, None, f"{type(exc).__name__}: {exc}")
+        self._probes = RunProbes(self.exp.probes, probe_env(self.conn, self.env.kube))
+        self._tasks += self._probes.start(self.timeline, self.journal)
 
     async def _steady_state(self) -> list[str]:
         ss = self.exp.steady_state
-        wanted = set(ss.probes) if ss.probes is not None else None
-        probes = [p for s, p in self._probes if wanted is None or s.name in wanted]
-        deadline = time.time() + ss.timeout
-        failed: dict[str, str] = {}
-        for probe in probes:
-            while True:
-                obs = await self._observe(probe)
-                if obs.ok:
-                    failed.pop(probe.name, None)
-                    break
-                failed[probe.name] = obs.detail
-                if time.time() >= deadline:
-                    break
-                await asyncio.sleep(0.5)
-        return [f"{name}: {detail}" for name, detail in failed.items()]
-
-    async def _watch(self) -> None:
-        """Flush the timeline every half second, feed the guards, refresh the live view."""
-        assert self.timeline and self.journal
-        guards = GuardSet([GuardInput(g.sli, g.above, g.below, g.for_) for g in self.exp.safety.abort_when])
-        hard_stop = time.time() + self.exp.safety.max_duration
-        while True:
-            await asyncio.sleep(0.5)
-            seconds = self.timeline.flush()
-            self.live.update_from(seconds)
-            self.live.refresh()
-            for second in seconds:
-                fired = guards.feed(second)
-                if fired is not None:
-                    self.journal.write(Event.GUARD_FIRED, **fired.to_json())
-                    self._abort(f"guard: {fired.reason}")
-                    return
-            if self._load is not None and not self._load.alive():
-                self._abort("load generator died (see locust logs in the run folder)")
-                return
-            if time.time() > hard_stop:
-                self._abort(f"safety.max_duration {self.exp.safety.max_duration:g}s exceeded")
-                return
+        return await steady_state(self._probes.select(ss.probes) if self._probes else [], ss.timeout)
 
     def _abort(self, reason: str) -> None:
         self._set_abort(reason)
@@ -390,11 +333,12 @@ class Run:
                 self._load_totals = await asyncio.to_thread(self._load.stop)
             except Exception as exc:  # noqa: BLE001 - reported, the run still ends cleanly
                 self.journal.write(Event.LOAD_ERROR, error=str(exc))
-        for _, probe in self._probes:
-            await probe.close()
+        if self._probes is not None:
+            await self._probes.close()
         self.journal.write(Event.RUN_STOPPING)
         self.timeline.close()
-        run = self._verdict()
+        run = verdict(self.run_dir, self.exp, Ending(self.aborted_by, self.extra_status, self.revert_failures,
+                                                     self._error, self._steady_after, self._load_totals))
         self.journal.write(Event.RUN_ENDED, status=run["status"], exit_code=run["exit_code"])
         write_outputs(self.run_dir, run, self.loaded.redact)
         self.journal.close()
@@ -412,34 +356,3 @@ class Run:
         self.revert_failures = [f for f in self.revert_failures if f.split(" ", 1)[0] not in reverted_now]
         self.revert_failures += [text for fid, text in failed.items()
                                  if not any(f.startswith(f"{fid} ") for f in self.revert_failures)]
-
-    def _verdict(self) -> dict[str, Any]:
-        assert self.run_dir
-        extra: dict[str, Any] = {"aborted_by": self.aborted_by, "load": self._load_summary()}
-        if self.revert_failures:
-            extra["status"] = RunStatus.REVERT_FAILED
-            extra["revert_failures"] = self.revert_failures
-        elif self.aborted_by:
-            extra["status"] = self.extra_status or RunStatus.ABORTED
-        if self._error:
-            extra["error"] = self._error.strip().splitlines()[-1]
-        run = evaluate_folder(self.run_dir, self.exp, extra)
-        if self._steady_after and run["status"] == RunStatus.PASSED:
-            run["status"] = RunStatus.FAILED
-        run["exit_code"] = RunStatus(run["status"]).exit_code
-        run["steady_state_after"] = self._steady_after
-        return run
-
-    def _load_summary(self) -> dict[str, Any]:
-        t = self._load_totals
-        if t is None:
-            return {}
-        return {"requests": t.requests, "failures": t.failures,
-                "locust_requests": t.locust_requests, "locust_failures": t.locust_failures}
-
-
-def _leaves(exc: BaseException) -> list[BaseException]:
-    """The exceptions inside a (nested) exception group, or the exception itself."""
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
-    return [exc]
