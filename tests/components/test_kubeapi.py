@@ -48,6 +48,7 @@ class Sandbox(SimpleNamespace):
     core: client.CoreV1Api
     apps: client.AppsV1Api
     policy: client.PolicyV1Api
+    coordination: client.CoordinationV1Api
     kubelet: Callable[[str, str, dict[str, Any]], None]
 
 
@@ -63,7 +64,7 @@ def sbx(tmp_path: Path) -> Iterator[Sandbox]:
         with api_client, httpx.Client(**http_options(api), timeout=10) as http:
             yield Sandbox(ctx=ctx, lt=lt, api=api, http=http, core=client.CoreV1Api(api_client),
                           apps=client.AppsV1Api(api_client), policy=client.PolicyV1Api(api_client),
-                          kubelet=kubelet)
+                          coordination=client.CoordinationV1Api(api_client), kubelet=kubelet)
 
 
 async def _async(fn: Callable[..., Any], *args: Any) -> Any:
@@ -96,7 +97,7 @@ def test_discovery_documents(sbx: Sandbox) -> None:
     apps = {r["name"]: r for r in sbx.http.get("/apis/apps/v1").json()["resources"]}
     assert apps["deployments/scale"]["kind"] == "Scale" and apps["deployments/scale"]["group"] == "autoscaling"
     groups = {g["name"] for g in sbx.http.get("/apis").json()["groups"]}
-    assert groups == {"apps", "policy"}
+    assert groups == {"apps", "policy", "coordination.k8s.io"}
     assert sbx.http.get("/healthz").text == "ok"
     assert sbx.http.get("/openapi/v3").json()["kind"] == "Status"
 
@@ -175,6 +176,23 @@ def test_create_get_replace_delete(sbx: Sandbox) -> None:
     with pytest.raises(ApiException) as err:
         sbx.core.read_namespaced_pod(pod.metadata.name, NS)
     assert err.value.status == 404
+
+
+def test_leases_take_turns_on_resource_version(sbx: Sandbox) -> None:
+    lease = {"metadata": {"name": "harness"}, "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15,
+                                                     "renewTime": "2026-12-07T12:00:00.000000Z"}}
+    made = sbx.coordination.create_namespaced_lease("default", lease)
+    assert made.spec.holder_identity == "a" and made.spec.renew_time.year == 2026
+    with pytest.raises(ApiException) as err:
+        sbx.coordination.create_namespaced_lease("default", lease)
+    assert err.value.status == 409 and _status(err.value)["reason"] == "AlreadyExists"
+    made.spec.holder_identity = "b"
+    taken = sbx.coordination.replace_namespaced_lease("harness", "default", made)
+    made.spec.holder_identity = "c"  # written against the version "b" replaced: refused
+    with pytest.raises(ApiException) as err:
+        sbx.coordination.replace_namespaced_lease("harness", "default", made)
+    assert err.value.status == 409 and _status(err.value)["reason"] == "Conflict"
+    assert sbx.coordination.read_namespaced_lease("harness", "default").spec.holder_identity == "b"
 
 
 def test_not_found_status_shape(sbx: Sandbox) -> None:

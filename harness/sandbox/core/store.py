@@ -51,6 +51,7 @@ RESOURCES: dict[str, Resource] = {
         Resource("daemonsets", "DaemonSet", "apps", "v1", True, ("ds",)),
         Resource("statefulsets", "StatefulSet", "apps", "v1", True, ("sts",)),
         Resource("poddisruptionbudgets", "PodDisruptionBudget", "policy", "v1", True, ("pdb",)),
+        Resource("leases", "Lease", "coordination.k8s.io", "v1", True),
     ]
 }
 

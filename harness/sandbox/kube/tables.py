@@ -71,6 +71,11 @@ def _pdb_cells(obj: Obj) -> Cells:
             status.get("disruptionsAllowed", 0), age(obj["metadata"].get("creationTimestamp"))]
 
 
+def _lease_cells(obj: Obj) -> Cells:
+    holder = (obj.get("spec") or {}).get("holderIdentity") or "<none>"
+    return [obj["metadata"]["name"], holder, age(obj["metadata"].get("creationTimestamp"))]
+
+
 def _service_cells(obj: Obj) -> Cells:
     spec = obj.get("spec") or {}
     ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or []) or "<none>"
@@ -129,6 +134,7 @@ PRINTERS: dict[str, Printer] = {
         _pdb_cells,
     ),
     "namespaces": Printer([NAME, column("Status", "The status of the namespace"), AGE], _namespace_cells),
+    "leases": Printer([NAME, column("Holder"), AGE], _lease_cells),
     "services": Printer(
         [NAME, column("Type"), column("Cluster-IP"), column("External-IP"), column("Port(s)"), AGE,
          column("Selector", priority=1)],
