@@ -32,7 +32,7 @@ def _map_error(exc: ApiException, what: str) -> Exception:
 
 
 class KubeClient:
-    """A thin, typed-enough wrapper over CoreV1Api, AppsV1Api and PolicyV1Api."""
+    """A thin, typed-enough wrapper over CoreV1Api, AppsV1Api, PolicyV1Api and CoordinationV1Api."""
 
     def __init__(self, kubeconfig: str | None = None, context: str | None = None, timeout: float = 10) -> None:
         cfg = client.Configuration()
@@ -42,6 +42,7 @@ class KubeClient:
         self.core = client.CoreV1Api(self.api)
         self.apps = client.AppsV1Api(self.api)
         self.policy = client.PolicyV1Api(self.api)
+        self.coordination = client.CoordinationV1Api(self.api)
         self.timeout = timeout
 
     def close(self) -> None:
@@ -170,6 +171,24 @@ class KubeClient:
 
     def create_event(self, namespace: str, body: Obj) -> None:
         self._raw("create event", self.core.create_namespaced_event, namespace, body)
+
+    # -- leases (coordination.k8s.io/v1): one run at a time per target ---------------------------------
+    def get_lease(self, namespace: str, name: str) -> Obj | None:
+        try:
+            return self._raw(f"get lease {namespace}/{name}", self.coordination.read_namespaced_lease, name, namespace)
+        except PermanentClientError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def create_lease(self, namespace: str, body: Obj) -> Obj:
+        """Create; a 409 (someone else created it first) raises PermanentClientError with status 409."""
+        return self._raw("create lease", self.coordination.create_namespaced_lease, namespace, body)
+
+    def replace_lease(self, namespace: str, name: str, body: Obj) -> Obj:
+        """Replace at ``body``'s resourceVersion; a 409 means someone else wrote it since it was read."""
+        return self._raw(f"replace lease {namespace}/{name}", self.coordination.replace_namespaced_lease,
+                         name, namespace, body)
 
 
 def pod_is_ready(pod: Obj) -> bool:

@@ -23,6 +23,13 @@ from harness.spec.models import Frozen
 from harness.spec.yamldoc import Loc, YamlDoc, parse_yaml, substitute_env, unset_env
 
 
+class LeaseSpec(Frozen):
+    """The Kubernetes Lease a run holds for its whole life: one run at a time per target."""
+
+    namespace: str = Field(default="default", description="Namespace of the Lease (the harness's RBAC must allow it).")
+    seconds: int = Field(default=30, ge=2, le=3600, description="Lease duration: a holder that died loses it after this.")
+
+
 class SandboxTarget(Frozen):
     """The local simulated GKE started by ``harness sandbox up``."""
 
@@ -32,6 +39,7 @@ class SandboxTarget(Frozen):
         default=".sandbox/endpoints.json",
         description="endpoints.json written by `harness sandbox up` (URLs, kubeconfig, DSNs).",
     )
+    lease: LeaseSpec = Field(default_factory=LeaseSpec, description="One run at a time on this target.")
 
 
 class PostgresTarget(Frozen):
@@ -56,6 +64,7 @@ class GkeTarget(Frozen):
     toxiproxy_url: str | None = Field(default=None, description="Toxiproxy API URL for dependency faults.")
     compute_endpoint: str | None = Field(default=None, description="Override of the Compute Engine API endpoint.")
     postgres: PostgresTarget | None = Field(default=None, description="The shop's PostgreSQL.")
+    lease: LeaseSpec = Field(default_factory=LeaseSpec, description="One run at a time on this target.")
 
 
 Target = Annotated[SandboxTarget | GkeTarget, Field(discriminator="kind")]

@@ -52,6 +52,16 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return web.Response(body=dumps(body), status=status, content_type="application/json", headers=headers)
 
 
+class _JsonishLoader(yaml.SafeLoader):
+    """YAML as the API server reads it (converted to JSON): timestamps stay strings."""
+
+
+_JsonishLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 async def read_body(req: web.Request) -> Any:
     """The request body as JSON (or YAML when so declared); ``None`` when empty."""
     raw = await req.read()
@@ -59,7 +69,7 @@ async def read_body(req: web.Request) -> Any:
         return None
     try:
         if "yaml" in (req.content_type or ""):
-            return yaml.safe_load(raw)
+            return yaml.load(raw, Loader=_JsonishLoader)  # noqa: S506 - a SafeLoader subclass
         return json.loads(raw)
     except (ValueError, yaml.YAMLError) as exc:
         raise bad_request(f"couldn't get version/kind; json parse error: {exc}") from None
