@@ -34,18 +34,16 @@ from harness.measure.slo import (
 )
 from harness.measure.timeline import read_timeline
 from harness.report.charts import (
-    ALL_REQUESTS,
-    Axis,
     FaultSpan,
     Mark,
     Overlays,
-    SeriesBuilder,
     Threshold,
     draw_charts,
 )
 from harness.report.readable import STATUS, clock, measurement_rows, readable
 from harness.report.regress import Rules, latency_finding
 from harness.report.runfolder import key_events, reference_points
+from harness.report.series import ALL_REQUESTS, Axis, SeriesBuilder
 from harness.spec.fieldtypes import parse_objective
 
 REPORT = "report.html"
