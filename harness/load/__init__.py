@@ -1,8 +1,11 @@
 """Load generation: Locust in its own processes, one record per wall-clock second.
 
 The harness imports :class:`LoadRunner` from here; Locust itself is imported only by
-:mod:`harness.load.locustproc`, inside the processes the runner starts. Imports are lazy so that
-``python -m harness.load.locustproc`` loads nothing (threads, subprocess) before gevent patches.
+:mod:`harness.load.locustproc`, inside the processes the runner starts (no module of the harness
+process may import it, even indirectly: it monkey-patches the standard library). Imports are lazy so
+that ``python -m harness.load.locustproc`` loads nothing (threads, subprocess) before gevent patches.
+It may import the layers below it (`faults`, `probes`, `clients`, `spec`, `measure`, the shared
+utilities; today `measure` for the histograms and `errors`), never `report`, its sibling layer.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ every kind's parameters), ``sli`` (SLI fields; the grammar itself is ``harness.m
 
 Nothing here touches a cluster. Imports go one way: fault and probe kinds import the spec and register
 into its registries; the spec never imports ``harness.faults`` or ``probes`` (the registries load
-them by name on first use, see ``harness.spec.registry``). It may import ``harness.measure``. This
+them by name on first use, see ``harness.spec.registry``). It may import ``harness.measure`` and the
+shared utilities below it (``journal``, ``aio``, ``retry``, ``selectors``, ``events``, ``errors``). This
 package init imports nothing; import the loader as ``from harness.spec.loader import load_experiment``.
 """
