@@ -188,6 +188,7 @@ def test_leases_take_turns_on_resource_version(sbx: Sandbox) -> None:
     assert err.value.status == 409 and _status(err.value)["reason"] == "AlreadyExists"
     made.spec.holder_identity = "b"
     taken = sbx.coordination.replace_namespaced_lease("harness", "default", made)
+    assert taken.metadata.resource_version != made.metadata.resource_version
     made.spec.holder_identity = "c"  # written against the version "b" replaced: refused
     with pytest.raises(ApiException) as err:
         sbx.coordination.replace_namespaced_lease("harness", "default", made)
