@@ -15,11 +15,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.clients.connect import Connection, fault_env, resolve_connection
+from harness.clients.connect import Connection, resolve_connection
 from harness.clients.postgres import dsn_parts
 from harness.errors import HarnessError, InvalidExperiment, Problem, Refused, RevertFailed
 from harness.events import Event
 from harness.faults.base import revert_pending
+from harness.faults.env import fault_env
 from harness.journal import Journal, pending_faults, read_journal
 from harness.spec.loader import repo_root
 from harness.spec.targets import SandboxTarget, resolve_target
@@ -136,10 +137,10 @@ async def rollback(run_dir: Path, targets_path: Path | None = None, target: str 
     for conn_string in filter(None, [conn.postgres_dsn, *credentials]):
         secrets |= passwords(conn_string)
     journal = Journal(path, redact=_redactor(secrets))
-    env = fault_env(conn, journal)
+    env = fault_env(conn, journal.write)
     env.credentials = credentials
     try:
-        failures = await revert_pending(pending, env, journal, by="rollback")
+        failures = await revert_pending(pending, env, by="rollback")
     finally:
         journal.close()
     failed = [f"{pf.describe()} ({exc})" for pf, exc in failures]

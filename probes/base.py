@@ -11,6 +11,8 @@ from typing import Any, ClassVar
 from harness.spec.params import ProbeParams
 from harness.spec.registry import PROBES
 
+from .ports import KubeReader, ToxiproxyReader
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -30,11 +32,11 @@ class Observation:
 
 @dataclass
 class ProbeEnv:
-    """What probes reach the world through (built by harness.clients.connect)."""
+    """What probes reach the world through (built by probes.env); a client the target lacks is None."""
 
     site_url: str = ""
-    kube: Any = None  # harness.clients.kube.KubeClient
-    toxiproxy: Any = None
+    kube: KubeReader | None = None
+    toxiproxy: ToxiproxyReader | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -16,6 +16,7 @@ from harness.spec.params import ProbeParams
 from harness.spec.registry import PROBES
 
 from .base import Observation, Probe
+from .ports import KubeReader
 
 
 class KubernetesProbeParams(ProbeParams):
@@ -46,9 +47,8 @@ class KubernetesProbe(Probe):
     kind = "kubernetes"
     Params = KubernetesProbeParams
 
-    async def _counts(self) -> tuple[int, int]:
+    async def _counts(self, kube: KubeReader) -> tuple[int, int]:
         p = self.params
-        kube = self.env.kube
         if p.deployment:
             dep = await asyncio.to_thread(kube.get_deployment, p.namespace, p.deployment)
             status = dep.get("status") or {}
@@ -57,10 +57,12 @@ class KubernetesProbe(Probe):
         return sum(1 for pod in pods if pod_is_ready(pod)), len(pods)
 
     async def observe(self) -> Observation:
-        p = self.params
+        p, kube = self.params, self.env.kube
+        if kube is None:
+            return Observation(False, None, "no Kubernetes API for this target")
         start = time.perf_counter()
         try:
-            ready, total = await wait_timeout(self._counts(), self.timeout)
+            ready, total = await wait_timeout(self._counts(kube), self.timeout)
         except (ClientError, TimeoutError) as exc:
             return Observation(False, (time.perf_counter() - start) * 1000, f"{type(exc).__name__}: {exc}")
         ms = (time.perf_counter() - start) * 1000

@@ -21,7 +21,7 @@ Semantics of one observation:
 ``probe.<name>.success_ratio`` / ``error_ratio`` over a prometheus probe is a PromQL SLI: e.g. an
 objective ``'< 0.05'`` on a 5xx-rate query and an SLO ``probe.<name>.success_ratio >= 95%`` in
 ``window: fault``. The Prometheus URL is the probe's ``url``, else the target's ``prometheus_url``
-(``ProbeEnv.extra["prometheus_url"]``, set by ``harness.clients.connect.probe_env``).
+(``ProbeEnv.extra["prometheus_url"]``, set by ``probes.env.probe_env``).
 
 A successful observation's detail names the objective and the series count but not the value, so the
 journal (one event per change of detail) does not grow by one event per observation.

@@ -18,6 +18,7 @@ from harness.spec.params import ProbeParams
 from harness.spec.registry import PROBES
 
 from .base import Observation, Probe
+from .ports import ToxiproxyReader
 
 
 class ToxiproxyProbeParams(ProbeParams):
@@ -50,7 +51,7 @@ class ToxiproxyProbe(Probe):
         self._own = ToxiproxyClient(url, timeout=self.timeout) if url else None
 
     @property
-    def client(self) -> ToxiproxyClient | None:
+    def client(self) -> ToxiproxyReader | None:
         """The probe's own client (``url``), else the target's."""
         return self._own or self.env.toxiproxy
 

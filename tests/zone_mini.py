@@ -70,7 +70,7 @@ class Mini:
         wait_for(self.all_ready, 30, "deployments ready")
 
     def env(self, **kw: Any) -> FaultEnv:
-        return FaultEnv(journal=self.journal, kube=self.kube, compute=self.compute, project=self.ctx.config.project,
+        return FaultEnv(record=self.journal.write, kube=self.kube, compute=self.compute, project=self.ctx.config.project,
                         region=self.ctx.config.region, **kw)
 
     def all_ready(self) -> bool:

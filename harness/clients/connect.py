@@ -1,23 +1,28 @@
 """From a target to live connections: the Kubernetes, Compute, Toxiproxy and PostgreSQL seams.
 
-`run` and `rollback` both build their fault context here, from the same `Connection`, which
-``run.started`` journals (without secrets) so a rollback after a crash reaches the same cluster.
+`run` and `rollback` both build their clients here (harness.faults.env and probes.env put them in the
+fault and probe environments), from the same `Connection`, which ``run.started`` journals (without
+secrets) so a rollback after a crash reaches the same cluster.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from harness.clients.redact import strip_passwords
 from harness.errors import Refused
-from harness.faults.base import FaultEnv, strip_passwords
-from harness.journal import Journal
-from probes.base import ProbeEnv
+
+if TYPE_CHECKING:  # imported when built: google.cloud.compute_v1 alone takes seconds to import
+    from harness.clients.compute import ComputeClient
+    from harness.clients.kube import KubeClient
+    from harness.clients.toxiproxy import ToxiproxyClient
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -101,13 +106,14 @@ def resolve_connection(target: Any) -> Connection:
     )
 
 
-def kube_client(conn: Connection) -> Any:
+def kube_client(conn: Connection) -> KubeClient:
+    """The target's Kubernetes client."""
     from harness.clients.kube import KubeClient
 
     return KubeClient(conn.kubeconfig, conn.context)
 
 
-def toxiproxy_client(conn: Connection) -> Any:
+def toxiproxy_client(conn: Connection) -> ToxiproxyClient | None:
     """The target's Toxiproxy client, or None when the target has no toxiproxy_url."""
     if not conn.toxiproxy_url:
         return None
@@ -116,38 +122,27 @@ def toxiproxy_client(conn: Connection) -> Any:
     return ToxiproxyClient(conn.toxiproxy_url)
 
 
-def fault_env(conn: Connection, journal: Journal | None, seed: int | None = None,
-              max_pods_fraction: float = 1.0) -> FaultEnv:
-    """The fault context of a run or a rollback."""
-    env = FaultEnv(
-        journal=journal,
-        kube=kube_client(conn),
-        toxiproxy=toxiproxy_client(conn),
-        postgres={"dsn": conn.postgres_dsn, "allowed_hosts": conn.postgres_allowed_hosts},
-        project=conn.project,
-        region=conn.region,
-        rng=random.Random(seed),
-        max_pods_fraction=max_pods_fraction,
-    )
-    if conn.project:
-        project, endpoint = conn.project, conn.compute_endpoint
+def compute_client(conn: Connection) -> ComputeClient | None:
+    """The target's Compute Engine client, built on first use (a ``Lazy``), or None without a project."""
+    if not conn.project:
+        return None
+    project, endpoint = conn.project, conn.compute_endpoint
 
-        def compute() -> Any:
-            from harness.clients.compute import ComputeClient
+    def build() -> ComputeClient:
+        from harness.clients.compute import ComputeClient
 
-            return ComputeClient(project, endpoint)
+        return ComputeClient(project, endpoint)
 
-        env.compute = Lazy(compute)
-    return env
+    return lazy(build)
 
 
-class Lazy:
+class Lazy(Generic[T]):
     """A client built on first use: google.cloud.compute_v1 alone takes seconds of CPU to import,
     and most runs never touch Compute Engine."""
 
-    def __init__(self, factory: Callable[[], Any]) -> None:
+    def __init__(self, factory: Callable[[], T]) -> None:
         self._factory = factory
-        self._client: Any = None
+        self._client: T | None = None
         self._lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
@@ -157,7 +152,7 @@ class Lazy:
         return getattr(self._client, name)
 
 
-def probe_env(conn: Connection, kube: Any = None) -> ProbeEnv:
-    return ProbeEnv(site_url=conn.site_url, kube=kube or kube_client(conn), toxiproxy=toxiproxy_client(conn),
-                    extra={"postgres_dsn": conn.extra.get("postgres") or conn.postgres_dsn,
-                           "prometheus_url": conn.prometheus_url})
+def lazy(factory: Callable[[], T]) -> T:
+    """What ``factory`` builds, built on first attribute access (a ``Lazy`` answers every attribute
+    of the client it stands in for)."""
+    return cast(T, Lazy(factory))

@@ -11,36 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
+from harness.clients.redact import strip_passwords
 from harness.errors import PermanentFaultError, RevertFailed
 from harness.events import Event
-from harness.journal import Journal
 from harness.spec.params import FaultParams
 from harness.spec.registry import FAULTS
 
-_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]+):[^@/\s]*@", re.IGNORECASE)
-_KEYWORD_PASSWORD = re.compile(r"\bpassword\s*=\s*(?:'(?:[^'\\]|\\.)*'|\S+)\s*", re.IGNORECASE)
+from .ports import ComputeApi, KubeApi, Recorder, ToxiproxyApi, no_record
+from .undo import Journaled, UndoModel, UndoRecord, Unreadable, read_undo, undo_record
 
-
-def strip_passwords(value: Any) -> Any:
-    """``value`` (a string, or dicts and lists of them) with every password of a URL
-    (``scheme://user:secret@host``) or keyword conninfo (``password=secret``) removed."""
-    if isinstance(value, str):
-        return _KEYWORD_PASSWORD.sub("", _URL_PASSWORD.sub(r"\1@", value)).strip()
-    if isinstance(value, dict):
-        return {k: strip_passwords(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [strip_passwords(v) for v in value]
-    return value
-
-
-Record = dict[str, Any]
+R = TypeVar("R", bound=UndoModel)
 
 
 class UndoFailed(RevertFailed, PermanentFaultError):
@@ -50,28 +36,34 @@ class UndoFailed(RevertFailed, PermanentFaultError):
     retry policy)."""
 
 
-async def undo_each(records: list[Record], describe: Callable[[Record], str],
-                    action: Callable[[Record], Awaitable[None]]) -> None:
-    """Run ``action`` on every record, in order, whatever fails on the way; then raise one
-    UndoFailed naming each record that failed (``describe(record): error``)."""
+async def undo_each(records: Sequence[Journaled], model: type[R],
+                    action: Callable[[R], Awaitable[None]]) -> None:
+    """Run ``action`` on every record of ``model``, in order, whatever fails on the way; then raise one
+    UndoFailed naming each record that failed (``record.describe(): error``) and each unreadable one.
+    Records of other models are not this action's to undo."""
     failures = []
     for rec in records:
-        try:
-            await action(rec)
-        except Exception as exc:  # noqa: BLE001 - every record is tried, every failure reported
-            failures.append(f"{describe(rec)}: {exc}")
+        if isinstance(rec, Unreadable):
+            failures.append(rec.describe())
+        elif isinstance(rec, model):
+            try:
+                await action(rec)
+            except Exception as exc:  # noqa: BLE001 - every record is tried, every failure reported
+                failures.append(f"{rec.describe()}: {exc}")
     if failures:
         raise UndoFailed(failures)
 
 
 @dataclass
 class FaultEnv:
-    """What faults reach the world through (built by harness.clients.connect for run and rollback)."""
+    """What faults reach the world through (built by harness.faults.env for run and rollback). A client
+    the target lacks is None; ``need_*`` raise a PermanentFaultError saying so."""
 
-    journal: Journal | None = None
-    kube: Any = None  # harness.clients.kube.KubeClient
-    compute: Any = None  # harness.clients.compute.ComputeClient
-    toxiproxy: Any = None  # harness.clients.toxiproxy.ToxiproxyClient
+    record: Recorder = no_record
+    """Journals an event (the run's ``Journal.write``; records nothing by default)."""
+    kube: KubeApi | None = None
+    compute: ComputeApi | None = None
+    toxiproxy: ToxiproxyApi | None = None
     postgres: dict[str, Any] = field(default_factory=dict)  # dsn, allowed_hosts
     credentials: list[str] = field(default_factory=list)
     """More connection strings with their secrets (DSNs, MongoDB URIs) a revert may log in with: the
@@ -82,9 +74,23 @@ class FaultEnv:
     max_pods_fraction: float = 1.0
     require_capacity: bool = False  # safety.require_capacity: zone faults refuse when capacity fails
 
-    def record(self, type_: Event, **fields: Any) -> None:
-        if self.journal is not None:
-            self.journal.write(type_, **fields)
+    def need_kube(self) -> KubeApi:
+        """The Kubernetes client; PermanentFaultError when the target has none."""
+        if self.kube is None:
+            raise PermanentFaultError("the target has no Kubernetes API")
+        return self.kube
+
+    def need_compute(self) -> ComputeApi:
+        """The Compute Engine client; PermanentFaultError when the target has none (no project)."""
+        if self.compute is None:
+            raise PermanentFaultError("the target has no Compute Engine client")
+        return self.compute
+
+    def need_toxiproxy(self) -> ToxiproxyApi:
+        """The Toxiproxy client; PermanentFaultError when the target has none (no toxiproxy_url)."""
+        if self.toxiproxy is None:
+            raise PermanentFaultError("the target has no Toxiproxy URL")
+        return self.toxiproxy
 
     def on_retry(self, what: str, exc: BaseException, attempt: int) -> None:
         self.record(Event.RETRY, what=what, error=str(exc), attempt=attempt)
@@ -122,7 +128,7 @@ class Fault(ABC):
         self.env = env
         self.targets: list[str] = []
         self.measurements: dict[str, Any] = {}
-        self._undo: list[dict[str, Any]] = []
+        self._undo: list[UndoRecord] = []
         self.hold_seconds: float = self.duration
         """How long the fault window stays open after the first action (the step's duration or hold)."""
         self.allow_empty = False
@@ -152,8 +158,9 @@ class Fault(ABC):
         await type(self).undo(self._undo, self.env)
 
     @classmethod
-    async def undo(cls, records: list[dict[str, Any]], env: FaultEnv) -> None:
-        """Revert from journaled undo records alone (used by revert and by `harness rollback`).
+    async def undo(cls, records: Sequence[Journaled], env: FaultEnv) -> None:
+        """Revert from journaled undo records alone (used by revert and by `harness rollback`, which
+        reads them back with ``read_undo``).
 
         The default has nothing to restore (e.g. a killed pod is replaced by its controller)."""
         return None
@@ -163,12 +170,13 @@ class Fault(ABC):
         return float(getattr(self.params, "duration", 0.0) or 0.0)
 
     # -- helpers -----------------------------------------------------------------------------------
-    def record_undo(self, data: dict[str, Any]) -> None:
-        """Journal how to undo the next change, before making it. Passwords never reach the record
-        (a revert takes its credentials from the target, `harness rollback` too)."""
-        data = strip_passwords(data)
-        self._undo.append(data)
-        self.env.record(Event.FAULT_UNDO, id=self.id, kind=self.kind, undo=data)
+    def record_undo(self, record: UndoRecord) -> None:
+        """Journal how to undo the next change, before making it; a record that does not validate raises
+        (ValidationError) before anything is journaled. Passwords never reach the record (a revert takes
+        its credentials from the target, `harness rollback` too)."""
+        clean = undo_record(strip_passwords(record.model_dump(mode="json")))
+        self._undo.append(clean)
+        self.env.record(Event.FAULT_UNDO, id=self.id, kind=self.kind, undo=clean.model_dump(mode="json"))
 
 
 def fault_class(kind: str) -> type[Fault]:
@@ -179,17 +187,28 @@ def fault_class(kind: str) -> type[Fault]:
     return cls
 
 
-async def revert_pending(pending: list[Any], env: FaultEnv, journal: Journal, by: str) -> list[tuple[Any, Exception]]:
-    """Revert journaled-but-unreverted faults (``harness.journal.PendingFault``) from their undo records
-    alone, newest first, journaling each outcome (``by`` says who: rollback, reconcile); every fault is
-    tried. Returns the ``(pending fault, error)`` pairs that failed."""
-    failed: list[tuple[Any, Exception]] = []
+class Pending(Protocol):
+    """A fault the journal shows as still injected (``harness.journal.PendingFault``)."""
+
+    id: str
+    kind: str
+    undo: list[dict[str, Any]]
+
+
+P = TypeVar("P", bound=Pending)
+
+
+async def revert_pending(pending: Sequence[P], env: FaultEnv, by: str) -> list[tuple[P, Exception]]:
+    """Revert journaled-but-unreverted faults from their undo records alone (read back into their
+    models), newest first, journaling each outcome with ``env.record`` (``by`` says who: rollback,
+    reconcile); every fault is tried. Returns the ``(pending fault, error)`` pairs that failed."""
+    failed: list[tuple[P, Exception]] = []
     for pf in reversed(pending):
         try:
-            await fault_class(pf.kind).undo(pf.undo, env)
+            await fault_class(pf.kind).undo(read_undo(pf.undo), env)
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none hides another
-            journal.write(Event.FAULT_REVERT_FAILED, id=pf.id, kind=pf.kind, error=str(exc), by=by)
+            env.record(Event.FAULT_REVERT_FAILED, id=pf.id, kind=pf.kind, error=str(exc), by=by)
             failed.append((pf, exc))
             continue
-        journal.write(Event.FAULT_REVERTED, id=pf.id, kind=pf.kind, by=by)
+        env.record(Event.FAULT_REVERTED, id=pf.id, kind=pf.kind, by=by)
     return failed

@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from harness.clients import postgres as pg
@@ -31,6 +32,7 @@ from .databases_params import (
     PgSlowQueriesParams,
     PgTerminateBackendsParams,
 )
+from .undo import Journaled, NothingToUndo, TerminateSessions
 
 HELD_NOTE = "connections held by the harness process close when it exits; undo also terminates them by application_name"
 
@@ -44,18 +46,18 @@ async def _pg(env: FaultEnv, what: str, fn: Any, *args: Any, **kwargs: Any) -> A
     return await retry_transient(call, deadline=20, what=what, on_retry=env.on_retry)
 
 
-def _undo_dsn(rec: dict[str, Any], env: FaultEnv) -> str:
+def _undo_dsn(rec: TerminateSessions, env: FaultEnv) -> str:
     """The DSN to undo with: the journaled one has no password, so the first of the target's DSN and
     ``env.credentials`` that names the same server and user (on the record's database) wins."""
-    dbname = pg.dsn_parts(rec["dsn"]).get("dbname")
+    dbname = pg.dsn_parts(rec.dsn).get("dbname")
     for candidate in [env.postgres.get("dsn"), *env.credentials]:
         try:
             dsn = pg.with_dbname(candidate, dbname) if candidate else None
-            if dsn and pg.same_server(dsn, rec["dsn"]):
+            if dsn and pg.same_server(dsn, rec.dsn):
                 return str(dsn)
         except ValueError:
             continue  # not a PostgreSQL DSN (a MongoDB URI)
-    return str(rec["dsn"])
+    return rec.dsn
 
 
 class PgFault(Fault):
@@ -96,7 +98,7 @@ class PgFault(Fault):
 
     def record_held(self) -> None:
         """Journal how to undo held connections (before opening them)."""
-        self.record_undo({"dsn": pg.redact_dsn(str(self.dsn)), "application_name": self.app, "note": HELD_NOTE})
+        self.record_undo(TerminateSessions(dsn=pg.redact_dsn(str(self.dsn)), application_name=self.app, note=HELD_NOTE))
         self.targets.append(pg.redact_dsn(str(self.dsn)))
 
     async def release(self) -> None:
@@ -108,15 +110,13 @@ class PgFault(Fault):
         await type(self).undo(self._undo, dataclasses.replace(self.env, credentials=[*own, *self.env.credentials]))
 
     @classmethod
-    async def undo(cls, records: list[dict[str, Any]], env: FaultEnv) -> None:
-        async def terminate(rec: dict[str, Any]) -> None:
+    async def undo(cls, records: Sequence[Journaled], env: FaultEnv) -> None:
+        async def terminate(rec: TerminateSessions) -> None:
             client = pg.PostgresClient(_undo_dsn(rec, env), application_name="harness-undo")
-            await _pg(env, f"terminate {rec['application_name']}", client.terminate_backends,
-                      application_name=pg.like_escape(rec["application_name"]))
+            await _pg(env, f"terminate {rec.application_name}", client.terminate_backends,
+                      application_name=pg.like_escape(rec.application_name))
 
-        held = [rec for rec in reversed(records) if rec.get("application_name")]
-        await undo_each(held, lambda rec: f"terminate the sessions {rec['application_name']} on {rec.get('dsn')}",
-                        terminate)
+        await undo_each(list(reversed(records)), TerminateSessions, terminate)
 
 
 @FAULTS.register
@@ -249,7 +249,7 @@ class PgTerminateBackends(PgFault):
 
     async def inject(self) -> None:
         if not self._undo:
-            self.record_undo({"note": "terminated sessions are not restored: their clients reconnect"})
+            self.record_undo(NothingToUndo(note="terminated sessions are not restored: their clients reconnect"))
             self.targets.append(pg.redact_dsn(str(self.dsn)))
         pids = await _pg(self.env, "terminate backends", self.client().terminate_backends,
                          spare="harness-%", **self._filters())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import Any
+from collections.abc import Sequence
 
 from pydantic import Field, field_validator, model_validator
 
@@ -22,6 +22,7 @@ from harness.spec.params import FaultParams
 from harness.spec.registry import FAULTS
 
 from .base import Fault, FaultEnv, FaultPlan, undo_each
+from .undo import Journaled, Unfreeze
 
 
 class MongoStepdownParams(FaultParams):
@@ -51,10 +52,10 @@ class MongoStepdownParams(FaultParams):
         return self
 
 
-def _undo_uri(rec: dict[str, Any], env: FaultEnv) -> str:
+def _undo_uri(rec: Unfreeze, env: FaultEnv) -> str:
     """The MongoDB URI to undo with: the first of ``env.credentials`` that is the journaled (password-
     less) URI with its password, else the journaled one."""
-    return next((c for c in env.credentials if c != rec["uri"] and mongo.redact_uri(c) == rec["uri"]), rec["uri"])
+    return next((c for c in env.credentials if c != rec.uri and mongo.redact_uri(c) == rec.uri), rec.uri)
 
 
 @FAULTS.register
@@ -82,9 +83,9 @@ class MongoStepdown(Fault):
         p = self.params
         admin = self.admin()
         primary = await asyncio.to_thread(admin.primary)
-        self.record_undo({"uri": mongo.redact_uri(p.uri), "member": primary, "unfreeze": p.unfreeze_on_revert, "timeout": p.timeout,
-                          "until": round(time.time() + p.step_down, 3),
-                          "note": "the old primary is electable again after `until` by itself"})
+        self.record_undo(Unfreeze(uri=mongo.redact_uri(p.uri), member=primary, unfreeze=p.unfreeze_on_revert,
+                                  timeout=p.timeout, until=round(time.time() + p.step_down, 3),
+                                  note="the old primary is electable again after `until` by itself"))
         await asyncio.to_thread(admin.step_down, int(p.step_down), int(p.catch_up), p.force)
         self.targets.append(primary)
         self.measurements["stepped_down"] = primary
@@ -94,15 +95,15 @@ class MongoStepdown(Fault):
         await self.undo(self._undo, dataclasses.replace(self.env, credentials=[self.params.uri, *self.env.credentials]))
 
     @classmethod
-    async def undo(cls, records: list[dict[str, Any]], env: FaultEnv) -> None:
-        async def unfreeze(rec: dict[str, Any]) -> None:
-            admin = mongo.MongoAdmin(_undo_uri(rec, env), float(rec.get("timeout", 5)))
+    async def undo(cls, records: Sequence[Journaled], env: FaultEnv) -> None:
+        async def unfreeze(rec: Unfreeze) -> None:
+            admin = mongo.MongoAdmin(_undo_uri(rec, env), rec.timeout)
             try:
-                await asyncio.to_thread(admin.freeze, rec["member"], 0)
+                await asyncio.to_thread(admin.freeze, rec.member, 0)
             except ClientError as exc:
-                until = time.strftime("%H:%M:%S", time.localtime(float(rec["until"])))
+                until = time.strftime("%H:%M:%S", time.localtime(rec.until))
                 raise PermanentFaultError(f"{exc}; it becomes electable by itself at {until}, "
                                           "or run replSetFreeze 0 on it") from None
 
-        due = [rec for rec in records if rec.get("unfreeze") and time.time() < float(rec["until"])]
-        await undo_each(due, lambda rec: f"unfreeze {rec['member']}", unfreeze)
+        due = [rec for rec in records if not isinstance(rec, Unfreeze) or (rec.unfreeze and time.time() < rec.until)]
+        await undo_each(due, Unfreeze, unfreeze)

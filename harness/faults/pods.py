@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -19,6 +20,7 @@ from harness.spec.params import FaultParams
 from harness.spec.registry import FAULTS
 
 from .base import Fault, FaultEnv, FaultPlan, undo_each
+from .undo import Journaled, PodsKilled, RestoreScale
 
 
 def _check_selector(value: str) -> str:
@@ -105,13 +107,13 @@ class PodKill(Fault):
 
     async def _candidates(self) -> list[dict[str, Any]]:
         p = self.params
-        pods = await _kube(self.env, "list pods", self.env.kube.list_pods, p.namespace, p.selector)
+        pods = await _kube(self.env, "list pods", self.env.need_kube().list_pods, p.namespace, p.selector)
         return [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
 
     async def _no_match(self) -> str:
         """Why nothing matches, with the values the selector's labels have in the namespace."""
         p = self.params
-        everyone = await _kube(self.env, "list pods", self.env.kube.list_pods, p.namespace, None)
+        everyone = await _kube(self.env, "list pods", self.env.need_kube().list_pods, p.namespace, None)
         live = [pod for pod in everyone if not pod["metadata"].get("deletionTimestamp")]
         reason = f"{self.kind}: no pods match {p.selector!r} in namespace {p.namespace}"
         if not live:
@@ -156,9 +158,10 @@ class PodKill(Fault):
             self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="killed", pods=[])
             return
         names = [pod["metadata"]["name"] for pod in victims]
-        self.record_undo({"namespace": p.namespace, "killed": names, "note": "replaced by their controller"})
+        self.record_undo(PodsKilled(namespace=p.namespace, killed=names))
         for name in names:
-            await _kube(self.env, f"delete pod {name}", self.env.kube.delete_pod, p.namespace, name, p.grace_period)
+            await _kube(self.env, f"delete pod {name}", self.env.need_kube().delete_pod, p.namespace, name,
+                        p.grace_period)
             self.targets.append(f"{p.namespace}/{name}")
         self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="killed", pods=names)
 
@@ -173,7 +176,7 @@ class DeploymentScale(Fault):
     async def plan(self) -> FaultPlan:
         p = self.params
         try:
-            current = await _kube(self.env, "get scale", self.env.kube.get_scale, p.namespace, p.name)
+            current = await _kube(self.env, "get scale", self.env.need_kube().get_scale, p.namespace, p.name)
         except PermanentClientError as exc:
             if exc.status != 404:
                 raise
@@ -197,21 +200,18 @@ class DeploymentScale(Fault):
 
     async def inject(self) -> None:
         p = self.params
-        previous = await _kube(self.env, "get scale", self.env.kube.get_scale, p.namespace, p.name)
-        self.record_undo({"namespace": p.namespace, "name": p.name, "replicas": previous})
-        await _kube(self.env, "set scale", self.env.kube.set_scale, p.namespace, p.name, p.replicas)
+        kube = self.env.need_kube()
+        previous = await _kube(self.env, "get scale", kube.get_scale, p.namespace, p.name)
+        self.record_undo(RestoreScale(namespace=p.namespace, name=p.name, replicas=previous))
+        await _kube(self.env, "set scale", kube.set_scale, p.namespace, p.name, p.replicas)
         self.targets.append(f"{p.namespace}/deployment/{p.name}")
 
     @classmethod
-    async def undo(cls, records: list[dict[str, Any]], env: FaultEnv) -> None:
-        async def restore(rec: dict[str, Any]) -> None:
-            await _kube(env, "restore scale", env.kube.set_scale, rec["namespace"], rec["name"], rec["replicas"])
+    async def undo(cls, records: Sequence[Journaled], env: FaultEnv) -> None:
+        async def restore(rec: RestoreScale) -> None:
+            await _kube(env, "restore scale", env.need_kube().set_scale, rec.namespace, rec.name, rec.replicas)
 
-        await undo_each(list(reversed(records)), _describe_scale, restore)
-
-
-def _describe_scale(rec: dict[str, Any]) -> str:
-    return f"scale {rec.get('namespace')}/{rec.get('name')} back to {rec.get('replicas')}"
+        await undo_each(list(reversed(records)), RestoreScale, restore)
 
 
 def _selector_keys(selector: str) -> list[str]:

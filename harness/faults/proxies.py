@@ -2,8 +2,8 @@
 ``partner-latency``, ``partner-outage``, ``mongo-latency``.
 
 Each toxic this fault adds gets a name unique to the fault (``harness-<fault id>-<token>-<type>-<stream>``),
-and its undo record (``{"proxy", "toxic"}``) is journaled before it is added; a disable journals
-``{"proxy", "enable": true}`` first, and only when the proxy was enabled. Revert removes exactly those
+and its undo record (``RemoveToxic``) is journaled before it is added; a disable journals ``EnableProxy``
+first, and only when the proxy was enabled. Revert removes exactly those
 toxics and re-enables exactly those proxies; both are idempotent (a toxic already gone is fine).
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -23,6 +24,7 @@ from harness.spec.params import FaultParams
 from harness.spec.registry import FAULTS
 
 from .base import Fault, FaultEnv, FaultPlan, undo_each
+from .undo import EnableProxy, Journaled, ProxyUndo, RemoveToxic
 
 ToxicSpec = tuple[str, str, dict[str, Any], float]  # type, stream, attributes, toxicity
 Stream = Literal["upstream", "downstream", "both"]
@@ -169,7 +171,7 @@ class ProxyFault(Fault):
         added = []
         for type_, stream, attrs, toxicity in self.toxics():
             name = f"harness-{self.id}-{token}-{type_}-{stream}"
-            self.record_undo({"proxy": p.proxy, "toxic": name})
+            self.record_undo(RemoveToxic(proxy=p.proxy, toxic=name))
             await _toxi(self.env, f"add toxic {name}", client.add_toxic, p.proxy, name, type_, attrs,
                         stream=stream, toxicity=toxicity)
             added.append(name)
@@ -180,37 +182,28 @@ class ProxyFault(Fault):
                         toxics=added, disabled=self.disables())
 
     async def _disable(self) -> None:
-        proxy = self.params.proxy
-        current = await _toxi(self.env, f"get proxy {proxy}", self.env.toxiproxy.proxy, proxy)
+        proxy, client = self.params.proxy, self.env.need_toxiproxy()
+        current = await _toxi(self.env, f"get proxy {proxy}", client.proxy, proxy)
         if current is None:
             raise PermanentFaultError(f"{self.kind}: proxy {proxy!r} does not exist")
         if not current.get("enabled", True):
             return  # we did not disable it, so we will not enable it
-        self.record_undo({"proxy": proxy, "enable": True})
-        await _toxi(self.env, f"disable proxy {proxy}", self.env.toxiproxy.set_enabled, proxy, False)
+        self.record_undo(EnableProxy(proxy=proxy))
+        await _toxi(self.env, f"disable proxy {proxy}", client.set_enabled, proxy, False)
 
     @classmethod
-    async def undo(cls, records: list[dict[str, Any]], env: FaultEnv) -> None:
+    async def undo(cls, records: Sequence[Journaled], env: FaultEnv) -> None:
         """Remove every journaled toxic and re-enable every journaled proxy, newest first; a record
         that fails does not stop the others, and the error names each one that failed."""
 
-        async def one(rec: dict[str, Any]) -> None:
-            if env.toxiproxy is None:
-                raise PermanentFaultError("the target has no Toxiproxy URL")
-            if rec.get("toxic"):
-                await _toxi(env, f"remove toxic {rec['toxic']}", env.toxiproxy.remove_toxic, rec["proxy"], rec["toxic"])
-            elif rec.get("enable"):
-                await _toxi(env, f"enable proxy {rec['proxy']}", env.toxiproxy.set_enabled, rec["proxy"], True)
-            else:
-                raise PermanentFaultError(f"unknown undo record {rec!r}")
+        async def one(rec: ProxyUndo) -> None:
+            client = env.need_toxiproxy()
+            if isinstance(rec, RemoveToxic):
+                await _toxi(env, f"remove toxic {rec.toxic}", client.remove_toxic, rec.proxy, rec.toxic)
+            elif isinstance(rec, EnableProxy):
+                await _toxi(env, f"enable proxy {rec.proxy}", client.set_enabled, rec.proxy, True)
 
-        await undo_each(list(reversed(records)), _describe, one)
-
-
-def _describe(rec: dict[str, Any]) -> str:
-    if rec.get("toxic"):
-        return f"remove toxic {rec['toxic']} from proxy {rec.get('proxy')!r}"
-    return f"enable proxy {rec.get('proxy')!r}" if rec.get("enable") else f"undo {rec!r}"
+        await undo_each(list(reversed(records)), ProxyUndo, one)
 
 
 class LatencyFault(ProxyFault):

@@ -2,7 +2,7 @@
 ``zone-outage`` (Compute Engine: stop the zone's VMs, or cut their network with deny firewall rules).
 
 Both plan with the zone-loss preflight (harness.faults.preflight), journal an undo record before every change
-(undo actions are replayed by name, see zones_support.UNDO_ACTIONS) and measure recovery from the
+(undo records are replayed by model, see zones_support.UNDO_PHASES) and measure recovery from the
 Kubernetes API while they hold and after they are reverted.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -25,6 +26,8 @@ from harness.spec.params import FaultParams
 from harness.spec.registry import FAULTS
 
 from .base import Fault, FaultEnv, FaultPlan
+from .ports import Vm
+from .undo import DeleteFirewall, Journaled, StartInstance, Uncordon, Untag
 from .zones_support import (
     RecoveryWatch,
     call,
@@ -161,7 +164,7 @@ class ZoneFault(Fault):
                 self.measurements.update(self.watch.measurements())
 
     @classmethod
-    async def undo(cls, records: list[dict[str, Any]], env: FaultEnv) -> None:
+    async def undo(cls, records: Sequence[Journaled], env: FaultEnv) -> None:
         await undo_records(records, env)
 
 
@@ -210,8 +213,8 @@ class ZoneDrain(ZoneFault):
             if node["spec"].get("unschedulable"):
                 self.already_cordoned.append(name)
                 continue
-            self.record_undo({"action": "uncordon", "node": name})
-            await call(self.env, f"cordon {name}", self.env.kube.set_unschedulable, name, True)
+            self.record_undo(Uncordon(node=name))
+            await call(self.env, f"cordon {name}", self.env.need_kube().set_unschedulable, name, True)
             self.cordoned.append(name)
         self.targets += [f"node/{n['metadata']['name']}" for n in nodes]
         self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="cordoned", nodes=self.cordoned,
@@ -230,7 +233,7 @@ class ZoneDrain(ZoneFault):
                         not_evicted=self.not_evicted)
 
     async def _drain_node(self, node: str) -> None:
-        pods = await call(self.env, f"list pods on {node}", self.env.kube.list_pods, None, None,
+        pods = await call(self.env, f"list pods on {node}", self.env.need_kube().list_pods, None, None,
                           f"spec.nodeName={node}")
         victims = [p for p in pods if evictable(p, self.params.namespaces())]
         await asyncio.gather(*(self._evict(p["metadata"]["namespace"], p["metadata"]["name"]) for p in victims))
@@ -239,8 +242,10 @@ class ZoneDrain(ZoneFault):
         key = f"{namespace}/{name}"
         self.not_evicted[key] = "eviction in progress"
 
+        kube = self.env.need_kube()
+
         async def once() -> bool:
-            return bool(await asyncio.to_thread(self.env.kube.evict_pod, namespace, name))
+            return bool(await asyncio.to_thread(kube.evict_pod, namespace, name))
 
         try:
             await retry_transient(once, deadline=self.params.eviction_deadline, what=f"evict pod {key}",
@@ -319,20 +324,20 @@ class ZoneOutage(ZoneFault):
     async def _stop(self, name: str) -> None:
         p = self.params
         if name not in self.stopped:
-            self.record_undo({"action": "start", "zone": p.zone, "instance": name, "deadline": p.operation_deadline})
+            self.record_undo(StartInstance(zone=p.zone, instance=name, deadline=p.operation_deadline))
             self.stopped.append(name)
             self.targets.append(f"vm/{p.zone}/{name}")
-        await call(self.env, f"stop {name}", self.env.compute.stop, p.zone, name, p.operation_deadline,
+        await call(self.env, f"stop {name}", self.env.need_compute().stop, p.zone, name, p.operation_deadline,
                    deadline=p.operation_deadline)
 
-    async def _inject_stop(self, vms: list[Any]) -> None:
+    async def _inject_stop(self, vms: list[Vm]) -> None:
         await asyncio.gather(*(self._stop(vm.name) for vm in vms))
         self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="stopped", instances=self.stopped)
         self.measurements["stopped"] = list(self.stopped)
 
     async def _restop_once(self) -> None:
         p = self.params
-        current = await call(self.env, f"list instances in {p.zone}", self.env.compute.list_instances, p.zone)
+        current = await call(self.env, f"list instances in {p.zone}", self.env.need_compute().list_instances, p.zone)
         back = [vm.name for vm in current if vm.name in self.stopped and vm.status not in STOPPED_STATES]
         for name in back:
             if self._reverting:
@@ -355,11 +360,10 @@ class ZoneOutage(ZoneFault):
                 self.env.record(Event.FAULT_WARNING, id=self.id, kind=self.kind, error=f"re-stop check failed: {exc}")
 
     # -- network -----------------------------------------------------------------------------------
-    async def _inject_network(self, vms: list[Any]) -> None:
+    async def _inject_network(self, vms: list[Vm]) -> None:
         p = self.params
         for vm in vms:
-            self.record_undo({"action": "untag", "zone": p.zone, "instance": vm.name, "tag": self.tag,
-                              "deadline": p.operation_deadline})
+            self.record_undo(Untag(zone=p.zone, instance=vm.name, tag=self.tag, deadline=p.operation_deadline))
             await set_tags_rmw(self.env, p.zone, vm.name, lambda tags: [*tags, self.tag] if self.tag not in tags
                                else tags, p.operation_deadline)
             self.targets.append(f"vm/{p.zone}/{vm.name}")
@@ -372,10 +376,10 @@ class ZoneOutage(ZoneFault):
 
     async def _insert_rule(self, name: str, direction: str) -> None:
         p = self.params
-        self.record_undo({"action": "delete-firewall", "firewall": name, "deadline": p.operation_deadline})
+        self.record_undo(DeleteFirewall(firewall=name, deadline=p.operation_deadline))
         self.rules.append(name)
         try:
-            await call(self.env, f"insert firewall {name}", self.env.compute.insert_deny_firewall, name, direction,
+            await call(self.env, f"insert firewall {name}", self.env.need_compute().insert_deny_firewall, name, direction,
                        [self.tag], 0, f"harness {self.kind} {self.id} ({p.zone})", p.operation_deadline,
                        deadline=p.operation_deadline)
         except PermanentClientError as exc:

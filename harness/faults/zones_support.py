@@ -1,12 +1,12 @@
 """What the zone faults share: API calls through the retry policy, finding a zone's VMs, the undo
-actions (by name, so `harness rollback` can replay journaled records) and the recovery watch."""
+actions (one per record model, so `harness rollback` can replay journaled records) and the recovery watch."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness.errors import PermanentClientError, TransientClientError
@@ -16,6 +16,8 @@ from harness.retry import retry_transient
 from harness.selectors import parse_label_selector
 
 from .base import FaultEnv, UndoFailed
+from .ports import Vm
+from .undo import DeleteFirewall, Journaled, StartInstance, Uncordon, Unreadable, Untag, ZoneUndo, unreadable
 
 Obj = dict[str, Any]
 ZONE_LABEL = "topology.kubernetes.io/zone"
@@ -32,19 +34,20 @@ async def call(env: FaultEnv, what: str, fn: Any, *args: Any, deadline: float = 
 
 async def zone_nodes(env: FaultEnv, zone: str) -> list[Obj]:
     """The Kubernetes nodes labelled with ``zone``."""
-    nodes: list[Obj] = await call(env, f"list nodes in {zone}", env.kube.list_nodes, f"{ZONE_LABEL}={zone}")
+    nodes: list[Obj] = await call(env, f"list nodes in {zone}", env.need_kube().list_nodes, f"{ZONE_LABEL}={zone}")
     return nodes
 
 
 async def cluster_state(env: FaultEnv, namespaces: list[str]) -> tuple[list[Obj], list[Obj], list[Obj], list[Obj]]:
     """(nodes, every pod, deployments of ``namespaces``, PDBs of ``namespaces``) for the preflight."""
-    nodes = await call(env, "list nodes", env.kube.list_nodes)
-    pods = await call(env, "list pods", env.kube.list_pods)
+    kube = env.need_kube()
+    nodes = await call(env, "list nodes", kube.list_nodes)
+    pods = await call(env, "list pods", kube.list_pods)
     deployments: list[Obj] = []
     pdbs: list[Obj] = []
     for ns in namespaces:
-        deployments += await call(env, f"list deployments in {ns}", env.kube.list_deployments, ns)
-        pdbs += await call(env, f"list pdbs in {ns}", env.kube.list_pdbs, ns)
+        deployments += await call(env, f"list deployments in {ns}", kube.list_deployments, ns)
+        pdbs += await call(env, f"list pdbs in {ns}", kube.list_pdbs, ns)
     return nodes, pods, deployments, pdbs
 
 
@@ -64,11 +67,11 @@ def compute_name(text: str) -> str:
 
 
 # -- a zone's VMs ------------------------------------------------------------------------------------
-def _by_names(names: set[str]) -> Callable[[Any, Any], bool]:
+def _by_names(names: set[str]) -> Callable[[Vm, Any], bool]:
     return lambda vm, p: vm.name in names
 
 
-VM_MATCHERS: dict[str, Callable[[Any, Any], bool]] = {
+VM_MATCHERS: dict[str, Callable[[Vm, Any], bool]] = {
     "name-prefix": lambda vm, p: vm.name.startswith(p.name_prefix),
     "label": lambda vm, p: parse_label_selector(p.label)(dict(vm.labels)),
     "instance-group": lambda vm, p: vm.created_by.rsplit("/", 1)[-1] == p.instance_group,
@@ -76,9 +79,9 @@ VM_MATCHERS: dict[str, Callable[[Any, Any], bool]] = {
 """How ``zone-outage`` matches VMs, by ``match`` (``node-names`` is built from the live node list)."""
 
 
-async def zone_vms(env: FaultEnv, params: Any) -> list[Any]:
-    """The VMs of ``params.zone`` selected by ``params.match`` (harness.clients.compute.Instance)."""
-    vms = await call(env, f"list instances in {params.zone}", env.compute.list_instances, params.zone,
+async def zone_vms(env: FaultEnv, params: Any) -> list[Vm]:
+    """The VMs of ``params.zone`` selected by ``params.match``."""
+    vms: list[Vm] = await call(env, f"list instances in {params.zone}", env.need_compute().list_instances, params.zone,
                      deadline=params.operation_deadline)
     if params.match == "node-names":
         matcher = _by_names({n["metadata"]["name"] for n in await zone_nodes(env, params.zone)})
@@ -88,21 +91,20 @@ async def zone_vms(env: FaultEnv, params: Any) -> list[Any]:
 
 
 # -- undo actions ------------------------------------------------------------------------------------
-async def _uncordon(env: FaultEnv, rec: Obj) -> None:
+async def _uncordon(env: FaultEnv, rec: Uncordon) -> None:
     try:
-        await call(env, f"uncordon {rec['node']}", env.kube.set_unschedulable, rec["node"], False)
+        await call(env, f"uncordon {rec.node}", env.need_kube().set_unschedulable, rec.node, False)
     except PermanentClientError as exc:
         if exc.status != 404:
             raise
 
 
-async def _start(env: FaultEnv, rec: Obj) -> None:
-    deadline = float(rec.get("deadline", 120.0))
-    vm = await call(env, f"get instance {rec['instance']}", env.compute.get_instance, rec["zone"], rec["instance"])
+async def _start(env: FaultEnv, rec: StartInstance) -> None:
+    compute = env.need_compute()
+    vm = await call(env, f"get instance {rec.instance}", compute.get_instance, rec.zone, rec.instance)
     if vm is None:
         return
-    await call(env, f"start {rec['instance']}", env.compute.start, rec["zone"], rec["instance"], deadline,
-               deadline=deadline)
+    await call(env, f"start {rec.instance}", compute.start, rec.zone, rec.instance, rec.deadline, deadline=rec.deadline)
 
 
 async def set_tags_rmw(env: FaultEnv, zone: str, name: str, change: Callable[[list[str]], list[str]],
@@ -110,14 +112,16 @@ async def set_tags_rmw(env: FaultEnv, zone: str, name: str, change: Callable[[li
     """Read the VM's tags, apply ``change`` and write them back with the fingerprint read (a 412 from a
     concurrent change is retried). False when the VM is gone; no write when nothing changes."""
 
+    compute = env.need_compute()
+
     def rmw() -> bool:
-        vm = env.compute.get_instance(zone, name)
+        vm = compute.get_instance(zone, name)
         if vm is None:
             return False
         new = change(list(vm.tags))
         if new != list(vm.tags):
             try:
-                env.compute.set_tags(zone, name, new, vm.tags_fingerprint, deadline)
+                compute.set_tags(zone, name, new, vm.tags_fingerprint, deadline)
             except PermanentClientError as exc:
                 if exc.status == 412:
                     raise TransientClientError(str(exc), 412) from None
@@ -130,36 +134,40 @@ async def set_tags_rmw(env: FaultEnv, zone: str, name: str, change: Callable[[li
     return await retry_transient(once, deadline=deadline, what=f"set tags of {name}", on_retry=env.on_retry)
 
 
-async def _untag(env: FaultEnv, rec: Obj) -> None:
-    tag = rec["tag"]
-    await set_tags_rmw(env, rec["zone"], rec["instance"], lambda tags: [t for t in tags if t != tag],
-                       float(rec.get("deadline", 60.0)))
+async def _untag(env: FaultEnv, rec: Untag) -> None:
+    await set_tags_rmw(env, rec.zone, rec.instance, lambda tags: [t for t in tags if t != rec.tag], rec.deadline)
 
 
-async def _delete_firewall(env: FaultEnv, rec: Obj) -> None:
-    await call(env, f"delete firewall {rec['firewall']}", env.compute.delete_firewall, rec["firewall"],
-               deadline=float(rec.get("deadline", 60.0)))
+async def _delete_firewall(env: FaultEnv, rec: DeleteFirewall) -> None:
+    await call(env, f"delete firewall {rec.firewall}", env.need_compute().delete_firewall, rec.firewall,
+               deadline=rec.deadline)
 
 
-UNDO_ACTIONS: dict[str, Callable[[FaultEnv, Obj], Awaitable[None]]] = {
-    "delete-firewall": _delete_firewall,
-    "untag": _untag,
-    "start": _start,
-    "uncordon": _uncordon,
-}
-"""Undo actions in the order a revert runs them (rules before tags); each phase runs concurrently."""
+async def _undo_one(env: FaultEnv, rec: ZoneUndo) -> None:
+    if isinstance(rec, DeleteFirewall):
+        await _delete_firewall(env, rec)
+    elif isinstance(rec, Untag):
+        await _untag(env, rec)
+    elif isinstance(rec, StartInstance):
+        await _start(env, rec)
+    else:
+        await _uncordon(env, rec)
 
 
-async def undo_records(records: list[Obj], env: FaultEnv) -> None:
+UNDO_PHASES: tuple[type[ZoneUndo], ...] = (DeleteFirewall, Untag, StartInstance, Uncordon)
+"""The order a revert runs the records in (rules before tags); each phase runs concurrently."""
+
+
+async def undo_records(records: Sequence[Journaled], env: FaultEnv) -> None:
     """Replay journaled undo records (idempotent); every record is tried, failures are raised together."""
-    failures = [f"unknown undo record {r!r}" for r in records if r.get("action") not in UNDO_ACTIONS]
-    for action, fn in UNDO_ACTIONS.items():
-        todo = [r for r in records if r.get("action") == action]
-        results = await asyncio.gather(*(fn(env, r) for r in todo), return_exceptions=True)
+    failures = unreadable(records) + [f"unknown undo record {r.model_dump()!r}" for r in records
+                                      if not isinstance(r, Unreadable) and not isinstance(r, UNDO_PHASES)]
+    for phase in UNDO_PHASES:
+        todo = [r for r in records if isinstance(r, phase)]
+        results = await asyncio.gather(*(_undo_one(env, r) for r in todo), return_exceptions=True)
         for rec, res in zip(todo, results, strict=True):
             if isinstance(res, BaseException):
-                what = rec.get("node") or rec.get("instance") or rec.get("firewall")
-                failures.append(f"{action} {what}: {res}")
+                failures.append(f"{rec.describe()}: {res}")
     if failures:
         raise UndoFailed(failures)
 
@@ -203,9 +211,10 @@ class RecoveryWatch:
     async def _poll(self) -> tuple[list[str], list[str]]:
         deps: list[Obj] = []
         pending: list[Obj] = []
+        kube = self.env.need_kube()
         for ns in self.namespaces:
-            deps += await asyncio.to_thread(self.env.kube.list_deployments, ns)
-            pending += await asyncio.to_thread(self.env.kube.list_pods, ns, None, "status.phase=Pending")
+            deps += await asyncio.to_thread(kube.list_deployments, ns)
+            pending += await asyncio.to_thread(kube.list_pods, ns, None, "status.phase=Pending")
         return _short_deployments(deps), _unschedulable(pending)
 
     def _observe(self, short: list[str], pending: list[str], now: float) -> None:

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from harness.aio import TrackingExecutor, cancel_all
-from harness.clients.connect import Connection, fault_env, probe_env, resolve_connection
+from harness.clients.connect import Connection, resolve_connection
 from harness.errors import Aborted, FaultError, HarnessError, Refused
 from harness.events import Event, RunStatus
 from harness.faults.base import Fault, revert_pending
+from harness.faults.env import fault_env
 from harness.journal import Journal, pending_faults, read_journal
 from harness.measure.timeline import TimelineWriter
 from harness.plan.environment import describe_environment
@@ -40,6 +41,7 @@ from harness.run.probing import RunProbes
 from harness.run.steady import steady_state
 from harness.run.watch import watch
 from harness.spec.loader import LoadedExperiment
+from probes.env import probe_env
 
 if TYPE_CHECKING:
     from harness.load.runner import LoadRunner, LoadTotals  # imported when the run has load
@@ -58,7 +60,7 @@ class Run:
         self.reports = reports
         self.seed = seed
         self.conn: Connection = resolve_connection(loaded.target)
-        self.env = fault_env(self.conn, None, seed, self.exp.safety.max_pods_fraction)
+        self.env = fault_env(self.conn, seed=seed, max_pods_fraction=self.exp.safety.max_pods_fraction)
         self.env.require_capacity = self.exp.safety.require_capacity
         self.faults = build_faults(self.exp, self.env)
         self.live = ConsoleView(LiveState(self.exp.name), stream=live_stream)
@@ -169,7 +171,7 @@ class Run:
         self.run_dir = make_run_dir(self.reports, self.exp.name, start)
         (self.run_dir / "experiment.yaml").write_text(self.loaded.redact(self.loaded.source_text))
         self.journal = Journal(self.run_dir / "events.jsonl", redact=self.loaded.redact)
-        self.env.journal = self.journal
+        self.env.record = self.journal.write
         self.timeline = TimelineWriter(self.run_dir / "timeline.jsonl", start=start)
         self.journal.listeners.append(self._to_timeline)
         provisional = {"name": self.exp.name, "target": self.target_name, "status": RunStatus.RUNNING, "exit_code": None,
@@ -350,7 +352,7 @@ class Run:
         undo journaled by an inject that was cut short, or a revert that failed)."""
         assert self.journal
         pending = pending_faults(read_journal(self.journal.path))
-        failures = await revert_pending(pending, self.env, self.journal, by="reconcile")
+        failures = await revert_pending(pending, self.env, by="reconcile")
         failed = {pf.id: f"{pf.id} ({pf.kind}): {exc}" for pf, exc in failures}
         reverted_now = {pf.id for pf in pending} - failed.keys()
         self.revert_failures = [f for f in self.revert_failures if f.split(" ", 1)[0] not in reverted_now]

@@ -15,6 +15,7 @@ import pytest
 
 from harness.errors import PermanentClientError, TransientClientError
 from harness.faults.base import fault_class
+from harness.faults.undo import read_undo
 from harness.journal import pending_faults, read_journal
 from harness.sandbox.core import apifaults
 from harness.sandbox.network.netpolicy import install, pid_owning, socket_inodes
@@ -168,7 +169,7 @@ def test_rollback_from_the_journal_alone_is_idempotent(mini: Mini) -> None:
     assert [p.kind for p in pending] == ["zone-outage"]
     cls = fault_class("zone-outage")
     for _ in range(2):
-        asyncio.run(cls.undo(pending[0].undo, mini.env()))
+        asyncio.run(cls.undo(read_undo(pending[0].undo), mini.env()))
     assert mini.ctx.firewalls == {} and {n: list(vm.tags) for n, vm in mini.ctx.vms.items()} == before
 
 

@@ -19,8 +19,9 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from harness.clients.connect import probe_env, resolve_connection
+from harness.clients.connect import resolve_connection
 from probes.base import Observation, ProbeEnv
+from probes.env import probe_env
 from probes.prometheus import PrometheusProbe, PrometheusProbeParams
 
 SHOP_UP = 'count(up{job="shop"} == 1)'

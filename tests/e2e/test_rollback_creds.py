@@ -20,8 +20,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from harness.clients.connect import fault_env, resolve_connection
+from harness.clients.connect import resolve_connection
 from harness.faults.base import Fault, fault_class
+from harness.faults.env import fault_env
 from harness.journal import Journal, pending_faults, read_journal
 from harness.spec.targets import resolve_target
 from harness.spec.yamldoc import YamlDoc
@@ -101,7 +102,7 @@ def _crashed_run(run_dir: Path, targets: Path, password: str) -> list[Fault]:
     conn = resolve_connection(target)
     journal = Journal(run_dir / "events.jsonl")  # no redaction: the records must be secret-free by themselves
     journal.write("run.started", name="locked", target="locked-db", connection=conn.public(), plan=[])
-    env = fault_env(conn, journal)
+    env = fault_env(conn, journal.write)
     faults = [_fault("pg-lock", env, table=TABLE, mode="ACCESS EXCLUSIVE", duration="60s"),
               _fault("pg-connection-exhaustion", env, hold=3, duration="60s")]
 

@@ -16,6 +16,7 @@ import pytest
 
 from harness.events import RunStatus
 from harness.faults.base import Fault, FaultPlan
+from harness.faults.undo import NothingToUndo
 from harness.journal import read_journal
 from harness.run import Run
 from harness.spec.loader import load_experiment
@@ -37,7 +38,7 @@ class Boom(Fault):
         return FaultPlan(["nothing"])
 
     async def inject(self) -> None:
-        self.record_undo({"note": "nothing to undo"})
+        self.record_undo(NothingToUndo(note="nothing to undo"))
         raise RuntimeError("boom: a bug in a fault")
 
 

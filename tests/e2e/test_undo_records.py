@@ -16,6 +16,7 @@ from harness.clients.kube import KubeClient
 from harness.clients.toxiproxy import ToxiproxyClient
 from harness.errors import PermanentFaultError, RevertFailed
 from harness.faults.base import FaultEnv, fault_class
+from harness.faults.undo import read_undo
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +45,7 @@ def test_proxy_undo_goes_on_after_a_failed_record_and_names_it(sandbox: Any) -> 
         asyncio.run(fault.inject())
         [toxic] = [t["name"] for t in client.toxics("undo-kept")]
         # an outage journaled "enable undo-gone" before disabling it; then someone deleted that proxy
-        records = [*fault._undo, {"proxy": "undo-gone", "enable": True}]
+        records = [*fault._undo, *read_undo([{"proxy": "undo-gone", "enable": True}])]  # journaled before `action`
         httpx.delete(f"{api}/proxies/undo-gone", timeout=5).raise_for_status()
         with pytest.raises(RevertFailed) as failed:
             asyncio.run(type(fault).undo(records, env))  # newest first: the failing record goes first
@@ -69,14 +70,14 @@ def test_scale_zone_and_pg_undo_try_every_record(sandbox: Any) -> None:
         scale = [{"namespace": "shop", "name": "catalog", "replicas": 3},
                  {"namespace": "shop", "name": "katalog", "replicas": 1}]
         with pytest.raises(RevertFailed) as failed:
-            asyncio.run(fault_class("deployment-scale").undo(scale, env))
+            asyncio.run(fault_class("deployment-scale").undo(read_undo(scale), env))
         assert kube.get_scale("shop", "catalog") == 3
         assert [s.split(":")[0] for s in failed.value.still_injected] == ["scale shop/katalog back to 1"]
 
         kube.set_unschedulable(node, True)
         zone = [{"action": "uncordon", "node": node}, {"action": "unplug", "node": node}]
         with pytest.raises(RevertFailed) as failed:
-            asyncio.run(fault_class("zone-drain").undo(zone, env))
+            asyncio.run(fault_class("zone-drain").undo(read_undo(zone), env))
         assert not kube.get_node(node)["spec"].get("unschedulable")
         assert failed.value.still_injected == [f"unknown undo record {zone[1]!r}"]
     finally:
@@ -91,7 +92,7 @@ def test_scale_zone_and_pg_undo_try_every_record(sandbox: Any) -> None:
         pg = [{"dsn": admin, "application_name": "harness-undo-every-abc123"},
               {"dsn": "host=127.0.0.1 port=notaport", "application_name": "harness-undo-every-zzz"}]
         with pytest.raises(RevertFailed) as failed:
-            asyncio.run(fault_class("pg-lock").undo(pg, FaultEnv()))
+            asyncio.run(fault_class("pg-lock").undo(read_undo(pg), FaultEnv()))
         assert [s.split(":")[0] for s in failed.value.still_injected] == [
             "terminate the sessions harness-undo-every-zzz on host=127.0.0.1 port=notaport"]
         deadline = time.monotonic() + 5

@@ -19,6 +19,7 @@ from harness.faults import databases_params as dbp
 from harness.faults.base import FaultEnv, fault_class
 from harness.faults.databases import PgConnectionExhaustion
 from harness.faults.mongo import MongoStepdown
+from harness.faults.undo import read_undo
 from probes.base import ProbeEnv
 from probes.postgres import PostgresProbe, PostgresProbeParams
 
@@ -146,10 +147,10 @@ def test_mongo_undo_is_a_noop_after_the_stepdown_window_and_loud_before() -> Non
     member = f"127.0.0.1:{_closed_port()}"
     uri = f"mongodb://{member}/?serverSelectionTimeoutMS=500&connectTimeoutMS=500"
     past = [{"uri": uri, "member": member, "unfreeze": True, "until": time.time() - 1, "timeout": 0.5}]
-    asyncio.run(MongoStepdown.undo(past, FaultEnv()))  # nothing to do: no connection attempted
+    asyncio.run(MongoStepdown.undo(read_undo(past), FaultEnv()))  # nothing to do: no connection attempted
     future = [{**past[0], "until": time.time() + 60}]
     with pytest.raises(PermanentFaultError, match="becomes electable by itself"):
-        asyncio.run(MongoStepdown.undo(future, FaultEnv()))
+        asyncio.run(MongoStepdown.undo(read_undo(future), FaultEnv()))
 
 
 def test_postgres_probe_failure_paths() -> None:
