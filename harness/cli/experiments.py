@@ -34,6 +34,8 @@ def add_parsers(sub: Any) -> None:
     r.add_argument("--dry-run", action="store_true", help="stop after the plan")
     r.add_argument("--reports", default="reports", help="where run folders go (default reports/)")
     r.add_argument("--seed", type=int, default=None, help="seed for random target choice")
+    r.add_argument("--junit", default=None, metavar="FILE",
+                   help="also write JUnit XML: one testcase per experiment, its measured values as properties")
     r.set_defaults(fn=cmd_run)
     rb = sub.add_parser("rollback", help="revert whatever a run injected and did not revert")
     rb.add_argument("run_dir")
@@ -105,19 +107,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         codes = [cmd_plan(argparse.Namespace(experiment=p, target=args.target)) for p in args.experiments]
         return max(codes)
+    from harness.report.junit import JunitFile
+
     loaded_all = [load(p, args.target) for p in args.experiments]  # validate all before running any
     worst = EXIT_OK
-    for i, loaded in enumerate(loaded_all):
-        worst = max(worst, _run_one(loaded, Path(args.reports), args.seed))
-        if worst == EXIT_REVERT and i + 1 < len(loaded_all):
-            rest = ", ".join(str(x.path) for x in loaded_all[i + 1:])
-            err(f"not running {rest}: a revert failed, the site is not whole (exit 4)")
-            break
+    with JunitFile(Path(args.junit) if args.junit else None) as junit:
+        for i, loaded in enumerate(loaded_all):
+            junit.start(loaded.path, loaded.experiment.name)
+            result = run_and_print(loaded, Path(args.reports), args.seed)
+            junit.add(result)
+            worst = max(worst, int(result["exit_code"]))
+            if worst == EXIT_REVERT and i + 1 < len(loaded_all):
+                rest = ", ".join(str(x.path) for x in loaded_all[i + 1:])
+                err(f"not running {rest}: a revert failed, the site is not whole (exit 4)")
+                break
     return worst
-
-
-def _run_one(loaded: LoadedExperiment, reports: Path, seed: int | None) -> int:
-    return int(run_and_print(loaded, reports, seed)["exit_code"])
 
 
 def run_and_print(loaded: LoadedExperiment, reports: Path, seed: int | None) -> dict[str, Any]:
