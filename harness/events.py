@@ -35,6 +35,10 @@ class Event(StrEnum):
     LOAD_ERROR = "load.error"
     PROBE_CHANGED = "probe.changed"
     GUARD_FIRED = "guard.fired"
+    LEASE_ACQUIRED = "lease.acquired"
+    """The target's lease (one run at a time) is this run's: ``holder``, ``namespace``, ``name``."""
+    LEASE_RENEW_FAILED = "lease.renew_failed"
+    LEASE_RELEASED = "lease.released"
 
 
 class RunStatus(StrEnum):

@@ -9,13 +9,15 @@ the ``dsn``/``uri`` parameters of the run's ``experiment.yaml``, resolved the sa
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.clients.connect import Connection, resolve_connection
+from harness.clients.connect import Connection, kube_client, resolve_connection
+from harness.clients.lease import TargetLease
 from harness.clients.postgres import dsn_parts
 from harness.errors import HarnessError, InvalidExperiment, Problem, Refused, RevertFailed
 from harness.events import Event
@@ -125,7 +127,8 @@ async def rollback(run_dir: Path, targets_path: Path | None = None, target: str 
         raise HarnessError(f"{path} not found: not a run folder")
     events = read_journal(path)
     pending = pending_faults(events)
-    if not pending:
+    held = held_lease(events)
+    if not pending and held is None:
         return []
     started = next((e for e in events if e.get("type") == Event.RUN_STARTED), None)
     if started is None:
@@ -141,11 +144,32 @@ async def rollback(run_dir: Path, targets_path: Path | None = None, target: str 
     env.credentials = credentials
     try:
         failures = await revert_pending(pending, env, by="rollback")
+        released = await _release(held, conn, journal) if held else []
     finally:
         journal.close()
     failed = [f"{pf.describe()} ({exc})" for pf, exc in failures]
     failed_ids = {pf.id for pf, _ in failures}
-    reverted = [pf.describe() for pf in reversed(pending) if pf.id not in failed_ids]
+    reverted = [pf.describe() for pf in reversed(pending) if pf.id not in failed_ids] + released
     if failed:
         raise RevertFailed(failed)
     return reverted
+
+
+def held_lease(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The target lease the run took and never gave back (it died holding it), if any."""
+    acquired = next((e for e in events if e.get("type") == Event.LEASE_ACQUIRED), None)
+    if acquired is None or any(e.get("type") == Event.LEASE_RELEASED for e in events):
+        return None
+    return acquired
+
+
+async def _release(held: dict[str, Any], conn: Connection, journal: Journal) -> list[str]:
+    """Give back the dead run's lease (only if it still holds it: a newer run's is left alone)."""
+    lease = TargetLease(kube_client(conn), str(held["holder"]), str(conn.kind),
+                        namespace=str(held["namespace"]), name=str(held["name"]))
+    current = await asyncio.to_thread(lease.api.get_lease, lease.namespace, lease.name)
+    if current is None or (current.get("spec") or {}).get("holderIdentity") != lease.holder:
+        return []
+    await asyncio.to_thread(lease.release)
+    journal.write(Event.LEASE_RELEASED, holder=lease.holder, by="rollback")
+    return [f"{lease.where} held by {lease.holder} (released)"]

@@ -12,11 +12,10 @@ client-go's leader election also assumes.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -143,28 +142,3 @@ class TargetLease:
         with contextlib.suppress(PermanentClientError):
             self.api.replace_lease(self.namespace, self.name, {**current, "spec": spec})
         self._lease = None
-
-
-@contextlib.asynccontextmanager
-async def holding(lease: TargetLease, on_error: Callable[[str], None]) -> AsyncIterator[TargetLease]:
-    """Acquire ``lease`` (Refused propagates), renew it in the background, release it on the way out.
-    A renewal that fails is reported through ``on_error`` and retried at the next beat."""
-    await asyncio.to_thread(lease.acquire)
-
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(lease.seconds / 3)
-            try:
-                await asyncio.to_thread(lease.renew)
-            except Exception as exc:  # noqa: BLE001 - a missed renewal must never break the run
-                on_error(f"{type(exc).__name__}: {exc}")
-
-    task = asyncio.create_task(beat(), name="lease-renewal")
-    try:
-        yield lease
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(lease.release)

@@ -36,6 +36,7 @@ from harness.plan.environment import describe_environment
 from harness.plan.faults import PlanResult, build_faults, plan_faults
 from harness.report.console import ConsoleView, LiveState
 from harness.report.runfolder import make_run_dir, write_outputs
+from harness.run.leasing import RunLease
 from harness.run.outcome import Ending, leaves, verdict
 from harness.run.probing import RunProbes
 from harness.run.steady import steady_state
@@ -84,6 +85,7 @@ class Run:
         self._executor = TrackingExecutor()
         self._fault_tasks: list[asyncio.Task[None]] = []
         self.target_name = str(getattr(loaded.target, "name", "") or self.exp.target)
+        self.lease = RunLease(self.conn, loaded.target.lease, self.target_name, self.exp.name)
 
     # -- plan --------------------------------------------------------------------------------------
     async def plan(self) -> PlanResult:
@@ -95,10 +97,17 @@ class Run:
         plan = await self.plan()
         if plan.refusals:
             raise Refused("; ".join(plan.refusals))
-        environment = await describe_environment(self.env.kube, self.seed)
+        await self.lease.take()  # another run holds the target: Refused, nothing created
+        try:
+            environment = await describe_environment(self.env.kube, self.seed)
+            self._open_folder(plan, environment)
+        except BaseException:
+            await self.lease.give_back()
+            raise
+        assert self.journal is not None
+        self.lease.journal(self.journal.write)
         loop = asyncio.get_running_loop()
         loop.set_default_executor(self._executor)
-        self._open_folder(plan, environment)
         for sig in SIGNALS:
             loop.add_signal_handler(sig, self._on_signal, sig)
         self.live.start()
@@ -343,6 +352,7 @@ class Run:
                                                      self._error, self._steady_after, self._load_totals))
         self.journal.write(Event.RUN_ENDED, status=run["status"], exit_code=run["exit_code"])
         write_outputs(self.run_dir, run, self.loaded.redact)
+        await self.lease.give_back()
         self.journal.close()
         self.live.stop()
         return run
