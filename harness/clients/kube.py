@@ -8,11 +8,19 @@ Calls are blocking; async callers run them with ``asyncio.to_thread``.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config.incluster_config import (
+    SERVICE_CERT_FILENAME,
+    SERVICE_TOKEN_FILENAME,
+    InClusterConfigLoader,
+)
 
 from harness.errors import PermanentClientError, TransientClientError
 
@@ -31,12 +39,51 @@ def _map_error(exc: ApiException, what: str) -> Exception:
     return PermanentClientError(message, status)
 
 
-class KubeClient:
-    """A thin, typed-enough wrapper over CoreV1Api, AppsV1Api, PolicyV1Api and CoordinationV1Api."""
+def default_kubeconfig(environ: Mapping[str, str]) -> str | None:
+    """The kubeconfig used when none is given, as kubectl finds it: ``$KUBECONFIG`` (a list of files,
+    merged) when one of them exists, else ``$HOME/.kube/config`` when it exists, else None."""
+    listed = [f for f in environ.get("KUBECONFIG", "").split(os.pathsep) if f]
+    if listed:
+        return environ["KUBECONFIG"] if any(Path(f).expanduser().is_file() for f in listed) else None
+    path = Path(environ.get("HOME") or Path.home()) / ".kube" / "config"
+    return str(path) if path.is_file() else None
 
-    def __init__(self, kubeconfig: str | None = None, context: str | None = None, timeout: float = 10) -> None:
+
+def configure(cfg: client.Configuration, kubeconfig: str | None, context: str | None,
+              environ: Mapping[str, str] | None = None,
+              service_account: tuple[str, str] = (SERVICE_TOKEN_FILENAME, SERVICE_CERT_FILENAME)) -> str:
+    """Fill ``cfg`` from ``kubeconfig``; without one, from the default kubeconfig file when it exists,
+    else from the pod's service account (``KUBERNETES_SERVICE_HOST``/``_PORT``, the token and CA files in
+    ``service_account``; a rotated token is re-read). Returns where the credentials came from; a
+    PermanentClientError says what is missing when there is none."""
+    env = os.environ if environ is None else environ
+    path = os.path.expanduser(kubeconfig) if kubeconfig else default_kubeconfig(env)
+    if path is not None:
+        config.load_kube_config(config_file=path, context=context, client_configuration=cfg)
+        return path
+    if not env.get("KUBERNETES_SERVICE_HOST"):
+        raise PermanentClientError("no kubeconfig: give the target a `kubeconfig`, set KUBECONFIG, or run in a pod "
+                                   "with a service account (KUBERNETES_SERVICE_HOST is not set)")
+    token, cert = service_account
+    try:
+        InClusterConfigLoader(token_filename=token, cert_filename=cert, environ=env).load_and_set(cfg)
+    except config.ConfigException as exc:
+        raise PermanentClientError(f"in-cluster service account: {exc}") from None
+    return "in-cluster"
+
+
+class KubeClient:
+    """A thin, typed-enough wrapper over CoreV1Api, AppsV1Api, PolicyV1Api and CoordinationV1Api.
+
+    ``kubeconfig`` None means the default kubeconfig file when there is one, else the in-cluster
+    service account (see ``configure``)."""
+
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None, timeout: float = 10, *,
+                 environ: Mapping[str, str] | None = None,
+                 service_account: tuple[str, str] = (SERVICE_TOKEN_FILENAME, SERVICE_CERT_FILENAME)) -> None:
         cfg = client.Configuration()
-        config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)
+        self.source = configure(cfg, kubeconfig, context, environ, service_account)
+        """Where the credentials came from: a kubeconfig path, or ``in-cluster``."""
         cfg.retries = False  # the harness's retry policy decides, not urllib3
         self.api = client.ApiClient(cfg)
         self.core = client.CoreV1Api(self.api)

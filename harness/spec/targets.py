@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError
 
 from harness.errors import Problem
 from harness.spec.errors import validation_problems
+from harness.spec.fieldtypes import Duration
 from harness.spec.kinds import did_you_mean
 from harness.spec.models import Frozen
 from harness.spec.yamldoc import Loc, YamlDoc, parse_yaml, substitute_env, unset_env
@@ -30,6 +31,18 @@ class LeaseSpec(Frozen):
     seconds: int = Field(default=30, ge=2, le=3600, description="Lease duration: a holder that died loses it after this.")
 
 
+class NotifySpec(Frozen):
+    """Where a run announces itself (Slack) and marks its fault windows (Grafana). Secrets only as
+    ``${env:NAME}``; unset fields fall back to ``SLACK_WEBHOOK_URL``, ``GRAFANA_URL``, ``GRAFANA_API_TOKEN``."""
+
+    slack_webhook: str | None = Field(default=None, description="Slack incoming-webhook URL, as ${env:NAME}.")
+    grafana_url: str | None = Field(default=None, description="Grafana base URL for annotations.")
+    grafana_token: str | None = Field(default=None, description="Grafana API token, as ${env:NAME}.")
+    grafana_dashboard_uid: str | None = Field(default=None, description="Annotate this dashboard only (else the org).")
+    report_url: str | None = Field(default=None, description="Base URL where run folders are published (links).")
+    timeout: Duration = Field(default=5.0, gt=0, le=30, description="Longest one message may take, retries included.")
+
+
 class SandboxTarget(Frozen):
     """The local simulated GKE started by ``harness sandbox up``."""
 
@@ -40,6 +53,7 @@ class SandboxTarget(Frozen):
         description="endpoints.json written by `harness sandbox up` (URLs, kubeconfig, DSNs).",
     )
     lease: LeaseSpec = Field(default_factory=LeaseSpec, description="One run at a time on this target.")
+    notify: NotifySpec = Field(default_factory=NotifySpec, description="Slack and Grafana notifications.")
 
 
 class PostgresTarget(Frozen):
@@ -54,8 +68,11 @@ class GkeTarget(Frozen):
 
     kind: Literal["gke"] = Field(description="Target kind.")
     name: str = Field(default="", description="Target name (the key in targets.yaml).")
-    kubeconfig: str = Field(default="~/.kube/config", description="Path to the kubeconfig file.")
-    context: str = Field(description="kubeconfig context of the cluster.")
+    kubeconfig: str | None = Field(
+        default=None, description="Path to the kubeconfig file; none: $KUBECONFIG or ~/.kube/config when present, "
+                                  "else the pod's service account (in-cluster runs).")
+    context: str | None = Field(
+        default=None, description="kubeconfig context of the cluster; none: the current context (unused in-cluster).")
     project: str = Field(description="Google Cloud project id.")
     region: str = Field(description="Region of the cluster, e.g. europe-west1.")
     namespaces: list[str] = Field(default_factory=list, description="Namespaces of the shop.")
@@ -65,6 +82,7 @@ class GkeTarget(Frozen):
     compute_endpoint: str | None = Field(default=None, description="Override of the Compute Engine API endpoint.")
     postgres: PostgresTarget | None = Field(default=None, description="The shop's PostgreSQL.")
     lease: LeaseSpec = Field(default_factory=LeaseSpec, description="One run at a time on this target.")
+    notify: NotifySpec = Field(default_factory=NotifySpec, description="Slack and Grafana notifications.")
 
 
 Target = Annotated[SandboxTarget | GkeTarget, Field(discriminator="kind")]
