@@ -39,6 +39,10 @@ class Event(StrEnum):
     """The target's lease (one run at a time) is this run's: ``holder``, ``namespace``, ``name``."""
     LEASE_RENEW_FAILED = "lease.renew_failed"
     LEASE_RELEASED = "lease.released"
+    NOTIFY_SENT = "notify.sent"
+    """A notification reached its receiver: ``sink`` (slack, grafana) and ``message``."""
+    NOTIFY_FAILED = "notify.failed"
+    """A notification was given up (the run goes on): ``sink``, ``message``, ``error``."""
 
 
 class RunStatus(StrEnum):
