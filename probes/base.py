@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from harness.spec.access import NONE, Access
 from harness.spec.params import ProbeParams
 from harness.spec.registry import PROBES
 
@@ -46,6 +47,8 @@ class Probe(ABC):
 
     kind: ClassVar[str]
     Params: ClassVar[type[ProbeParams]]
+    access: ClassVar[Access] = NONE
+    """The permissions this kind needs (harness rbac prints them as RBAC)."""
 
     def __init__(self, name: str, params: Any, env: ProbeEnv, timeout: float) -> None:
         self.name = name

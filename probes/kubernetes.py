@@ -11,6 +11,7 @@ from harness.aio import wait_timeout
 from harness.clients.kube import pod_is_ready
 from harness.errors import ClientError
 from harness.selectors import SelectorError, parse_label_selector
+from harness.spec.access import Access, KubeRule
 from harness.spec.fieldtypes import Ratio
 from harness.spec.params import ProbeParams
 from harness.spec.registry import PROBES
@@ -46,6 +47,7 @@ class KubernetesProbeParams(ProbeParams):
 class KubernetesProbe(Probe):
     kind = "kubernetes"
     Params = KubernetesProbeParams
+    access = Access(kube=(KubeRule("apps", ("deployments",), ("get",)), KubeRule("", ("pods",), ("list",))))
 
     async def _counts(self, kube: KubeReader) -> tuple[int, int]:
         p = self.params

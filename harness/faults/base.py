@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from harness.clients.redact import strip_passwords
 from harness.errors import PermanentFaultError, RevertFailed
 from harness.events import Event
+from harness.spec.access import NONE, Access
 from harness.spec.params import FaultParams
 from harness.spec.registry import FAULTS
 
@@ -121,6 +122,8 @@ class Fault(ABC):
 
     kind: ClassVar[str]
     Params: ClassVar[type[FaultParams]]
+    access: ClassVar[Access] = NONE
+    """The permissions this kind needs (harness rbac prints them as RBAC)."""
 
     def __init__(self, fault_id: str, params: Any, env: FaultEnv) -> None:
         self.id = fault_id

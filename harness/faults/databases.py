@@ -22,6 +22,7 @@ from harness.clients import postgres as pg
 from harness.errors import ClientError, PermanentFaultError
 from harness.events import Event
 from harness.retry import retry_transient
+from harness.spec.access import Access
 from harness.spec.registry import FAULTS
 
 from .base import Fault, FaultEnv, FaultPlan, undo_each
@@ -62,6 +63,9 @@ def _undo_dsn(rec: TerminateSessions, env: FaultEnv) -> str:
 
 class PgFault(Fault):
     """A fault acting directly on PostgreSQL; holds ``self.app`` connections when it holds any."""
+
+    access = Access(other=("PostgreSQL: a role allowed to see and terminate other sessions (pg_signal_backend, "
+                           "pg_read_all_stats) and to lock the tables named; the DSN from a Secret",))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -15,6 +15,7 @@ from harness.errors import PermanentClientError
 from harness.events import Event
 from harness.retry import retry_transient
 from harness.selectors import SelectorError, parse_label_selector
+from harness.spec.access import Access, KubeRule
 from harness.spec.fieldtypes import Duration
 from harness.spec.params import FaultParams
 from harness.spec.registry import FAULTS
@@ -98,6 +99,7 @@ class PodKill(Fault):
 
     kind = "pod-kill"
     Params = PodKillParams
+    access = Access(kube=(KubeRule("", ("pods",), ("list", "delete")),))
 
     def _how_many(self, n: int) -> int:
         p = self.params
@@ -172,6 +174,7 @@ class DeploymentScale(Fault):
 
     kind = "deployment-scale"
     Params = DeploymentScaleParams
+    access = Access(kube=(KubeRule("apps", ("deployments/scale",), ("get", "patch")),))
 
     async def plan(self) -> FaultPlan:
         p = self.params

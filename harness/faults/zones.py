@@ -21,6 +21,7 @@ from harness.events import Event
 from harness.faults.preflight import ZoneImpact, predict_zone_loss
 from harness.retry import retry_transient
 from harness.selectors import SelectorError, parse_label_selector
+from harness.spec.access import Access, KubeRule, Scope
 from harness.spec.fieldtypes import Duration
 from harness.spec.params import FaultParams
 from harness.spec.registry import FAULTS
@@ -44,6 +45,14 @@ Obj = dict[str, Any]
 STOPPED_STATES = {"STOPPING", "TERMINATED", "STOPPED", "SUSPENDING", "SUSPENDED"}
 
 ZONE_PATTERN = r"^[a-z]+-[a-z]+[0-9]+-[a-z]$"
+
+ZONE_READS = (
+    KubeRule("", ("nodes", "pods"), ("list",), Scope.CLUSTER),  # the zone's nodes, every pod on them
+    KubeRule("", ("pods",), ("list",)),
+    KubeRule("apps", ("deployments",), ("list",)),
+    KubeRule("policy", ("poddisruptionbudgets",), ("list",)),
+)
+"""What both zone faults read: the zone-loss preflight and the recovery watch."""
 
 
 class ZoneFaultParams(FaultParams):
@@ -174,6 +183,8 @@ class ZoneDrain(ZoneFault):
 
     kind = "zone-drain"
     Params = ZoneDrainParams
+    access = Access(kube=(*ZONE_READS, KubeRule("", ("nodes",), ("patch",), Scope.CLUSTER),
+                          KubeRule("", ("pods/eviction",), ("create",))))
 
     def __init__(self, fault_id: str, params: Any, env: FaultEnv) -> None:
         super().__init__(fault_id, params, env)
@@ -287,6 +298,11 @@ class ZoneOutage(ZoneFault):
 
     kind = "zone-outage"
     Params = ZoneOutageParams
+    access = Access(kube=ZONE_READS, other=(
+        "GCP IAM (the harness's Google service account, e.g. through Workload Identity): compute.instances.list, "
+        "compute.instances.get, compute.instances.stop, compute.instances.start, compute.zoneOperations.get",
+        "GCP IAM for mode: network: compute.instances.setTags, compute.firewalls.create, compute.firewalls.delete, "
+        "compute.networks.updatePolicy, compute.globalOperations.get"))
 
     def __init__(self, fault_id: str, params: Any, env: FaultEnv) -> None:
         super().__init__(fault_id, params, env)

@@ -1,0 +1,73 @@
+"""What a kind needs to be allowed to do: Kubernetes API permissions and, said in words, the others.
+
+Each fault and probe kind declares its ``access`` beside its implementation (a ClassVar on the kind's
+class); ``harness rbac`` (harness.plan.rbac) turns the kinds of some experiments into least-privilege
+RBAC: namespaced rules land in a Role per namespace the step names, cluster-wide ones in a ClusterRole.
+
+    access = Access(
+        kube=(KubeRule("", ("pods",), ("list", "delete")),),
+        other=("network: the Toxiproxy API (toxiproxy_url)",),
+    )
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    """Where a rule applies."""
+
+    NAMESPACED = "namespaced"
+    """In the namespaces the step names (a Role and RoleBinding in each)."""
+    CLUSTER = "cluster"
+    """Cluster-scoped resources (nodes), or across every namespace (a ClusterRole)."""
+    LEASE = "lease"
+    """In the target's lease namespace."""
+
+
+@dataclass(frozen=True, order=True)
+class KubeRule:
+    """One Kubernetes API permission: ``verbs`` on ``resources`` (``deployments/scale`` names a
+    subresource) of API ``group`` (``""`` is the core group)."""
+
+    group: str
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...]
+    scope: Scope = Scope.NAMESPACED
+
+
+@dataclass(frozen=True)
+class NonResource:
+    """A permission on a non-resource URL (``/version``): only a ClusterRole can grant it."""
+
+    urls: tuple[str, ...]
+    verbs: tuple[str, ...] = ("get",)
+
+
+@dataclass(frozen=True)
+class Access:
+    """Everything one kind (or the run itself) needs."""
+
+    kube: tuple[KubeRule, ...] = ()
+    """Kubernetes API permissions."""
+    urls: tuple[NonResource, ...] = ()
+    """Non-resource URLs it reads."""
+    other: tuple[str, ...] = ()
+    """Permissions outside Kubernetes (GCP IAM, database roles, networks it must reach), in words."""
+
+
+NONE = Access()
+"""A kind that needs nothing beyond reaching the site (an HTTP probe)."""
+
+RUN = Access(
+    kube=(
+        KubeRule("coordination.k8s.io", ("leases",), ("get", "create", "update"), Scope.LEASE),
+        KubeRule("", ("nodes",), ("list",), Scope.CLUSTER),
+        KubeRule("apps", ("deployments",), ("list",), Scope.CLUSTER),
+    ),
+    urls=(NonResource(("/version", "/version/")),),
+)
+"""What every run needs: the target's Lease (one run at a time), and the environment capture (API
+server version, kubelet versions from the nodes, every workload's image from the deployments)."""
