@@ -39,6 +39,8 @@ class Event(StrEnum):
     """The target's lease (one run at a time) is this run's: ``holder``, ``namespace``, ``name``."""
     LEASE_RENEW_FAILED = "lease.renew_failed"
     LEASE_RELEASED = "lease.released"
+    FREEZE_OVERRIDDEN = "freeze.overridden"
+    """The run was started inside a freeze window anyway: ``window``, ``ends``, ``by``, ``reason``."""
     NOTIFY_SENT = "notify.sent"
     """A notification reached its receiver: ``sink`` (slack, grafana) and ``message``."""
     NOTIFY_FAILED = "notify.failed"

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.cli.common import EXIT_INVALID, EXIT_OK, EXIT_REVERT, err, load
+from harness.cli.freeze import add_freeze_flags, check_freeze
 from harness.cli.render import print_result
 from harness.errors import HarnessError
-from harness.events import RunStatus
+from harness.events import Event, RunStatus
 
 if TYPE_CHECKING:
     from harness.plan.faults import PlanResult
@@ -36,6 +38,7 @@ def add_parsers(sub: Any) -> None:
     r.add_argument("--seed", type=int, default=None, help="seed for random target choice")
     r.add_argument("--junit", default=None, metavar="FILE",
                    help="also write JUnit XML: one testcase per experiment, its measured values as properties")
+    add_freeze_flags(r)
     r.set_defaults(fn=cmd_run)
     rb = sub.add_parser("rollback", help="revert whatever a run injected and did not revert")
     rb.add_argument("run_dir")
@@ -110,11 +113,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.report.junit import JunitFile
 
     loaded_all = [load(p, args.target) for p in args.experiments]  # validate all before running any
+    notes = check_freeze(args, loaded_all[0].path)  # inside a freeze window: Refused, unless overridden
     worst = EXIT_OK
     with JunitFile(Path(args.junit) if args.junit else None) as junit:
         for i, loaded in enumerate(loaded_all):
             junit.start(loaded.path, loaded.experiment.name)
-            result = run_and_print(loaded, Path(args.reports), args.seed)
+            result = run_and_print(loaded, Path(args.reports), args.seed, notes)
             junit.add(result)
             worst = max(worst, int(result["exit_code"]))
             if worst == EXIT_REVERT and i + 1 < len(loaded_all):
@@ -124,12 +128,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return worst
 
 
-def run_and_print(loaded: LoadedExperiment, reports: Path, seed: int | None) -> dict[str, Any]:
-    """Run one experiment, print its verdict, return the result (``run_dir``, ``exit_code`` …)."""
+def run_and_print(loaded: LoadedExperiment, reports: Path, seed: int | None,
+                  notes: Sequence[tuple[Event, dict[str, Any]]] = ()) -> dict[str, Any]:
+    """Run one experiment, print its verdict, return the result (``run_dir``, ``exit_code`` …);
+    ``notes`` are journaled right after run.started (a freeze override)."""
     from harness.run import Run
 
     async def go() -> dict[str, Any]:
-        return await Run(loaded, reports=reports, seed=seed).execute()
+        return await Run(loaded, reports=reports, seed=seed, notes=notes).execute()
 
     result = asyncio.run(go())
     print_result(result)

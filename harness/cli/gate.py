@@ -8,6 +8,7 @@ from typing import Any
 
 from harness.cli.common import EXIT_INVALID, EXIT_OK, EXIT_REVERT, err, load
 from harness.cli.experiments import run_and_print
+from harness.cli.freeze import add_freeze_flags, check_freeze
 from harness.report.gate import LAST_GOOD, judge, render_table
 from harness.report.regress import Rules
 
@@ -25,6 +26,7 @@ def add_parsers(sub: Any) -> None:
     g.add_argument("--baseline-dir", default=None,
                    help="where to look for the last good run (default: --reports; e.g. a pipeline artifact store)")
     g.add_argument("--seed", type=int, default=None)
+    add_freeze_flags(g)
     g.set_defaults(fn=cmd_gate)
 
 
@@ -33,10 +35,11 @@ def cmd_gate(args: argparse.Namespace) -> int:
         err(f"--baseline {args.baseline}: not a run folder (no run.json); use last-good or a run folder")
         return EXIT_INVALID
     loaded_all = [load(p, args.target) for p in args.experiments]  # validate all before running any
+    notes = check_freeze(args, loaded_all[0].path)  # inside a freeze window: Refused, unless overridden
     reports = Path(args.reports)
     worst = EXIT_OK
     for loaded in loaded_all:
-        result = run_and_print(loaded, reports, args.seed)
+        result = run_and_print(loaded, reports, args.seed, notes)
         code = int(result["exit_code"])
         if code == EXIT_REVERT:
             return EXIT_REVERT  # the site is not whole: no comparison, no further runs

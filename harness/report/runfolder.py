@@ -233,7 +233,8 @@ def _status(results: list[Any], still: list[str]) -> RunStatus:
 
 
 KEY_EVENTS = (Event.FAULT_INJECTED, Event.FAULT_ACTION, Event.FAULT_REVERTED, Event.FAULT_REVERT_FAILED, Event.FAULT_ERROR,
-              Event.GUARD_FIRED, Event.PROBE_CHANGED, Event.STEADY_STATE_FAILED, Event.LOAD_ERROR, Event.RUN_ABORTED)
+              Event.GUARD_FIRED, Event.PROBE_CHANGED, Event.STEADY_STATE_FAILED, Event.LOAD_ERROR, Event.RUN_ABORTED,
+              Event.FREEZE_OVERRIDDEN)
 _BULKY = ("connection", "plan", "undo", "measurements", "values", "pids")
 
 

@@ -189,5 +189,8 @@ def render_summary(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]] |
     lines: list[str] = []
     for section in _SECTIONS:
         lines += section(run)
+        if section is _header:  # an overridden freeze window is said right under the verdict
+            lines += [f"Freeze window **{e.get('window')}** (until {e.get('ends')}) overridden by {e.get('by')}: "
+                      f"{e.get('reason')}." for e in events or () if e.get("type") == "freeze.overridden"]
     lines += _events(events)
     return "\n".join(lines).rstrip() + "\n"

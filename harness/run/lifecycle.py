@@ -20,7 +20,7 @@ import contextlib
 import signal
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -55,8 +55,10 @@ class Run:
     """One execution of one loaded experiment."""
 
     def __init__(self, loaded: LoadedExperiment, *, reports: Path, live_stream: TextIO | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, notes: Sequence[tuple[Event, dict[str, Any]]] = ()) -> None:
         self.loaded = loaded
+        self.notes = list(notes)
+        """Events journaled right after run.started (e.g. ``freeze.overridden``: who and why)."""
         self.exp = loaded.experiment
         self.reports = reports
         self.seed = seed
@@ -195,6 +197,8 @@ class Run:
             plan=[{"id": f.id, "kind": f.kind, "targets": p.targets, "notes": p.notes} for f, p in plan.faults],
             environment=environment,
         )
+        for kind, fields in self.notes:
+            self.journal.write(kind, **fields)
 
     def _to_timeline(self, event: dict[str, Any]) -> None:
         if self.timeline is not None and event["type"] not in ("retry",):

@@ -198,14 +198,14 @@ def _expand(paths: list[Path]) -> list[Path]:
     out: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            out += sorted(p for p in path.glob("*.yaml") if p.name != TARGETS_FILE)
+            out += sorted(p for p in path.glob("*.yaml") if p.name not in (TARGETS_FILE, "freeze.yaml"))
         else:
             out.append(path)
     return out
 
 
 def validate_paths(paths: list[Path], *, targets_path: Path | None = None) -> dict[Path, list[Problem]]:
-    """Validate files (directories expand to their *.yaml except targets.yaml): path -> problems."""
+    """Validate files (directories expand to their *.yaml except targets.yaml and freeze.yaml): path -> problems."""
     results: dict[Path, list[Problem]] = {}
     for path in _expand(paths):
         try:
