@@ -31,11 +31,12 @@ def clock(ts: float) -> str:
 
 
 def report_link(run_dir: Path | str, report_url: str | None = None) -> str:
-    """The run's report.html: under ``report_url`` when run folders are published there, else its path."""
+    """The run's report.html: under ``report_url`` when run folders are published there, else its
+    absolute path on the machine that ran it."""
     run_dir = Path(run_dir)
     if report_url:
         return f"{report_url.rstrip('/')}/{run_dir.name}/report.html"
-    return str(run_dir / "report.html")
+    return str(run_dir.absolute() / "report.html")
 
 
 def _link(link: str) -> str:

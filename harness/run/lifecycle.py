@@ -32,6 +32,7 @@ from harness.faults.base import Fault, revert_pending
 from harness.faults.env import fault_env
 from harness.journal import Journal, pending_faults, read_journal
 from harness.measure.timeline import TimelineWriter
+from harness.notify import Notifier
 from harness.plan.environment import describe_environment
 from harness.plan.faults import PlanResult, build_faults, plan_faults
 from harness.report.console import ConsoleView, LiveState
@@ -88,6 +89,7 @@ class Run:
         self._fault_tasks: list[asyncio.Task[None]] = []
         self.target_name = str(getattr(loaded.target, "name", "") or self.exp.target)
         self.lease = RunLease(self.conn, loaded.target.lease, self.target_name, self.exp.name)
+        self.notifier = Notifier.for_target(loaded.target, self.exp)  # Slack and Grafana, when configured
 
     # -- plan --------------------------------------------------------------------------------------
     async def plan(self) -> PlanResult:
@@ -108,6 +110,7 @@ class Run:
             raise
         assert self.journal is not None
         self.lease.journal(self.journal.write)
+        self.notifier.started(self.journal.write, self.journal.path.parent)
         loop = asyncio.get_running_loop()
         loop.set_default_executor(self._executor)
         for sig in SIGNALS:
@@ -165,6 +168,7 @@ class Run:
         self.aborted_by, self.extra_status = reason, status
         if self.journal is not None:
             self.journal.write(Event.RUN_ABORTED, reason=reason, status=status, phase=self.live.state.phase, **fields)
+        self.notifier.aborted(reason, status, self.live.state.active_faults)
 
     def _on_signal(self, sig: signal.Signals) -> None:
         self._signals += 1
@@ -282,6 +286,7 @@ class Run:
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none hides another
             self.journal.write(Event.FAULT_REVERT_FAILED, id=fault.id, kind=fault.kind, error=str(exc))
             self.revert_failures.append(f"{fault.id} ({fault.kind}): {exc}")
+            self.notifier.revert_failed(self.revert_failures[-1], self.live.state.active_faults)
             return
         self._reverted.add(fault.id)
         restores = getattr(type(fault).undo, "__func__", None) is not getattr(Fault.undo, "__func__", None)
@@ -354,6 +359,7 @@ class Run:
         self.timeline.close()
         run = verdict(self.run_dir, self.exp, Ending(self.aborted_by, self.extra_status, self.revert_failures,
                                                      self._error, self._steady_after, self._load_totals))
+        await self.notifier.ended(run)  # bounded: a hanging receiver costs notify.timeout at most
         self.journal.write(Event.RUN_ENDED, status=run["status"], exit_code=run["exit_code"])
         write_outputs(self.run_dir, run, self.loaded.redact)
         await self.lease.give_back()
