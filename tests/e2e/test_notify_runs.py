@@ -4,6 +4,8 @@ a receiver that hangs costs no more than the bound, and no secret reaches the ru
 
 from __future__ import annotations
 
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from slack_sdk.models.blocks import Block
 
 from harness.journal import read_journal
 from tests.notify_receiver import Receiver
+from tests.zone_mini import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -89,3 +92,37 @@ def test_a_hanging_slack_costs_the_bound_and_the_targets_secret_stays_out(worksp
     assert ended - stopping < 1.0 + 5.0  # the verdict, and the bound (plus its second of slack)
     assert len(slack.requests) >= 2
     _nowhere(run_dir, HOOK)
+
+
+LONG_FAULT = TWO_FAULTS.replace("count: 1, duration: 2s}", "count: 1, duration: 60s}")
+
+
+def test_an_interrupted_run_tells_slack_at_once_what_is_still_injected(workspace: Any) -> None:
+    exp = workspace.experiment("notify-interrupted", LONG_FAULT)
+    with Receiver() as slack:
+        proc = workspace.popen("run", str(exp), env={"SLACK_WEBHOOK_URL": slack.url + HOOK})
+        try:
+            def injected() -> Any:
+                dirs = workspace.run_dirs()
+                if not dirs or not (dirs[-1] / "events.jsonl").exists():
+                    return None
+                return any(e["type"] == "fault.injected" and e["id"] == "pod-kill-0"
+                           for e in read_journal(dirs[-1] / "events.jsonl"))
+            wait_for(injected, 60, "the long fault to be injected")
+            time.sleep(1.5)  # the second fault too (at 1s)
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=90)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 3
+    headers = [p["blocks"][0]["text"]["text"] for p in slack.bodies(HOOK)]
+    assert len(headers) == 3 and "started" in headers[0] and "interrupted" in headers[1] and "interrupted" in headers[2]
+    aborted = str(slack.bodies(HOOK)[1])
+    assert "interrupted by SIGINT" in aborted and "Still injected" in aborted and "`pod-kill-0`" in aborted
+    events = read_journal(workspace.run_dirs()[-1] / "events.jsonl")
+    sent = [e["message"] for e in events if e["type"] == "notify.sent"]
+    assert sorted(sent) == ["aborted", "ended", "started"]
+    assert next(i for i, e in enumerate(events) if e["type"] == "run.aborted") < next(
+        i for i, e in enumerate(events) if e["type"] == "fault.reverted")  # told before the reverts
+    _nowhere(workspace.run_dirs()[-1], HOOK)
