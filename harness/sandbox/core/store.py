@@ -52,6 +52,16 @@ RESOURCES: dict[str, Resource] = {
         Resource("statefulsets", "StatefulSet", "apps", "v1", True, ("sts",)),
         Resource("poddisruptionbudgets", "PodDisruptionBudget", "policy", "v1", True, ("pdb",)),
         Resource("leases", "Lease", "coordination.k8s.io", "v1", True),
+        # what deploy/ holds (stored as given: no controller acts on them)
+        Resource("serviceaccounts", "ServiceAccount", "", "v1", True, ("sa",)),
+        Resource("configmaps", "ConfigMap", "", "v1", True, ("cm",)),
+        Resource("secrets", "Secret", "", "v1", True),
+        Resource("cronjobs", "CronJob", "batch", "v1", True, ("cj",)),
+        Resource("jobs", "Job", "batch", "v1", True),
+        Resource("roles", "Role", "rbac.authorization.k8s.io", "v1", True),
+        Resource("rolebindings", "RoleBinding", "rbac.authorization.k8s.io", "v1", True),
+        Resource("clusterroles", "ClusterRole", "rbac.authorization.k8s.io", "v1", False),
+        Resource("clusterrolebindings", "ClusterRoleBinding", "rbac.authorization.k8s.io", "v1", False),
     ]
 }
 

@@ -4,8 +4,9 @@ HTTPS on ``127.0.0.1:ctx.ports["kubernetes"]`` (a per-sandbox CA, ``tls``), bear
 (``auth``: 401 without the token, except for the health and version paths), JSON shaped like the real API server's for
 every resource in ``store.RESOURCES``: discovery, list/get/create/update/patch/delete/deletecollection,
 watch, the ``status`` and ``scale`` subresources, ``pods/eviction`` (PodDisruptionBudgets honoured),
-server-side Tables for kubectl, Status objects for every error, and injectable API faults
-(``/sandbox/api-faults``). ``kubectl`` and the official Python client work against it unchanged.
+server-side Tables for kubectl, Status objects for every error, injectable API faults
+(``/sandbox/api-faults``) and a request log (``requestlog``: ``requests.jsonl``). ``kubectl`` and the
+official Python client work against it unchanged.
 
     api = KubeApi()               # a new random token and CA
     await api.start(ctx)          # serves until stop()
@@ -15,6 +16,7 @@ server-side Tables for kubectl, Status objects for every error, and injectable A
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -39,6 +41,7 @@ from .discovery import (
 )
 from .io import STATE, ApiState, json_response, read_body, state
 from .request import RequestInfo, resolve
+from .requestlog import RequestLog
 from .scale import get_scale, patch_scale, update_scale
 from .status import ApiError, failure, method_not_allowed, path_not_found
 from .tls import ServerTls
@@ -192,6 +195,15 @@ def _error_response(st: ApiState, exc: Exception) -> web.Response:
 @web.middleware
 async def _middleware(request: web.Request,
                       handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    started = time.time()
+    response = await _serve(request, handler)
+    state(request).log.record(started, request.method, request.path, dict(request.query), response.status,
+                              request.headers.get("User-Agent", ""))
+    return response
+
+
+async def _serve(request: web.Request,
+                 handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     st = state(request)
     st.requests += 1
     if not auth.allowed(request.path, request.headers.get("Authorization"), st.token):
@@ -237,7 +249,7 @@ class KubeApi:
         """Serve on ``127.0.0.1:ctx.ports["kubernetes"]`` until ``stop()``."""
         hub = WatchHub(ctx.store)
         hub.attach()
-        self._state = ApiState(ctx=ctx, hub=hub, token=self.token)
+        self._state = ApiState(ctx=ctx, hub=hub, token=self.token, log=RequestLog(ctx.dir / "requests.jsonl"))
         self._runner = web.AppRunner(self._app(self._state), access_log=None, handler_cancellation=True,
                                      shutdown_timeout=2.0)
         await self._runner.setup()
@@ -252,6 +264,8 @@ class KubeApi:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._state is not None:
+            self._state.log.close()
 
     def health(self) -> dict[str, Any]:
         """{"ok", "url", "requests", "faults_injected", "watches"}."""

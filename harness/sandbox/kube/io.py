@@ -12,6 +12,7 @@ import yaml
 from aiohttp import web
 
 from .request import RequestInfo
+from .requestlog import RequestLog
 from .status import ApiError, bad_request
 from .tables import table, wants_table
 
@@ -32,6 +33,8 @@ class ApiState:
     requests: int = 0
     faults_injected: int = 0
     errors: dict[int, int] = field(default_factory=dict)
+    log: RequestLog = field(default_factory=lambda: RequestLog(None))
+    """Every request, for tests that check what a client asked (``requests.jsonl``)."""
 
 
 STATE: web.AppKey[ApiState] = web.AppKey("kubeapi_state", ApiState)
