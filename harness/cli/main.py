@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from harness.cli import experiments, freeze, gameday, gate, history, sandbox
+from harness.cli import experiments, freeze, gameday, gate, history, rbac, sandbox
 from harness.cli.common import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, EXIT_REVERT, err
 from harness.errors import HarnessError, InvalidExperiment, Refused, RevertFailed, SandboxError
 
@@ -24,7 +24,8 @@ partners) under Locust load, judge SLOs on what shoppers saw, and always revert.
   harness runs --since 7d                   past runs; `harness compare A B` puts two side by side
   harness digest --since 7d                 the weekly review pack (digest.html, digest.md)
   harness gameday run experiments/gamedays/X.yaml   a game day: experiments in order, one folder linking them
-  harness freeze                            upcoming freeze windows (nothing runs inside one)"""
+  harness freeze                            upcoming freeze windows (nothing runs inside one)
+  harness rbac experiments/                 the least-privilege RBAC those experiments need (deploy/rbac.yaml)"""
 
 EXIT_HELP = """exit codes: 0 every SLO met · 1 an SLO breached or inconclusive · 2 invalid input or refused,
 nothing injected · 3 aborted, interrupted or a harness error, every fault reverted · 4 a revert failed:
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_parsers(sub)
     gameday.add_parsers(sub)
     freeze.add_parsers(sub)
+    rbac.add_parsers(sub)
     return p
 
 
