@@ -7,7 +7,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: test test-fast demo bench lint typecheck contracts pytest install debian-packages clean
+.PHONY: test test-fast demo bench deploy deploy-check lint typecheck contracts pytest install debian-packages clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -64,3 +64,11 @@ bench: install
 clean:
 	-$(BIN)/harness sandbox down
 	rm -rf .sandbox
+
+# deploy/'s generated files: rbac.yaml (harness rbac of the catalogue), cronjobs.yaml (one per scheduled
+# game day), experiments/ (the catalogue and game days for its ConfigMaps); deploy-check only says which are stale
+deploy: $(STAMP)
+	$(BIN)/python -m harness.plan.deploy
+
+deploy-check: $(STAMP)
+	$(BIN)/python -m harness.plan.deploy --check

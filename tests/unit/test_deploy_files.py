@@ -1,0 +1,38 @@
+"""deploy/'s generated files are what the catalogue, the game days and `harness rbac` make of them now
+(``make deploy`` rewrites them), and a scheduled game day becomes a CronJob (harness.plan.deploy)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from harness.plan.deploy import NAMESPACE, cronjob, generate, stale
+from harness.plan.rbac import allows
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_generated_files_are_up_to_date() -> None:
+    old = [str(p.relative_to(REPO)) for p in stale(REPO)]
+    assert not old, f"stale in deploy/: {', '.join(old)}; run `make deploy` and commit them"
+
+
+def test_rbac_covers_the_catalogue_with_the_lease_in_the_harness_namespace() -> None:
+    docs = [d for d in yaml.safe_load_all(generate(REPO)[REPO / "deploy" / "rbac.yaml"]) if d]
+    assert allows(docs, "update", "coordination.k8s.io", "leases", NAMESPACE)
+    assert not allows(docs, "update", "coordination.k8s.io", "leases", "default")
+    assert allows(docs, "create", "", "pods/eviction", "shop") and allows(docs, "patch", "", "nodes", None)
+
+
+def test_a_scheduled_game_day_is_a_cronjob_in_its_time_zone() -> None:
+    job = cronjob("tue.yaml", {"name": "tue", "schedule": {"cron": "30 6 * * 2", "timezone": "Europe/Paris"}},
+                  ["tue.yaml", "other.yaml"])
+    spec = job["spec"]
+    assert (spec["schedule"], spec["timeZone"], spec["concurrencyPolicy"]) == ("30 6 * * 2", "Europe/Paris", "Forbid")
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert spec["jobTemplate"]["spec"]["backoffLimit"] == 0  # a game day is never re-run behind people's backs
+    assert pod["containers"][0]["args"] == ["gameday", "run", "experiments/gamedays/tue.yaml", "--target", "in-cluster"]
+    items = pod["volumes"][0]["projected"]["sources"][1]["configMap"]["items"]
+    assert [i["path"] for i in items] == ["gamedays/tue.yaml", "gamedays/other.yaml"]
+    assert cronjob("u.yaml", {"name": "u", "schedule": {"cron": "0 0 * * *"}}, [])["spec"]["timeZone"] == "UTC"
