@@ -1,14 +1,16 @@
-"""`make demo`: bring the sandbox up, run a small game day, print where the reports are, take it down."""
+"""`make demo`: bring the sandbox up, run the demo game day (experiments/gamedays/demo.yaml), print where
+its reports are, take the sandbox down."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
 
 from harness.cli import main as harness
 
-DEMO_EXPERIMENTS = ("experiments/checkout-pod-kill.yaml", "experiments/catalog-scale-down.yaml")
+DEMO_GAMEDAY = "experiments/gamedays/demo.yaml"
 
 
 def demo() -> int:
@@ -19,20 +21,18 @@ def demo() -> int:
     eps = manage.up(Path(".sandbox"))
     print(f"   ready in {time.monotonic() - t0:.1f}s: site {eps['ingress']}, kubeconfig {eps['kubeconfig']}")
     harness(["sandbox", "status"])
-    worst = 0
-    reports: list[str] = []
+    before = set(Path("reports").glob("*-gameday-demo*"))
     try:
-        for exp in DEMO_EXPERIMENTS:
-            print(f"\n== running {exp}")
-            before = set(Path("reports").glob("*"))
-            worst = max(worst, harness(["run", exp]))
-            reports += [str(p) for p in sorted(set(Path("reports").glob("*")) - before)]
+        print(f"\n== game day {DEMO_GAMEDAY}")
+        worst = harness(["gameday", "run", DEMO_GAMEDAY])
     finally:
         print("\n== taking the sandbox down")
         manage.down(Path(".sandbox"))
-    print("\n== game day done; reports:")
-    for r in reports:
-        print(f"   {r}/report.html")
+    for folder in sorted(set(Path("reports").glob("*-gameday-demo*")) - before):
+        print(f"\n== game day done: {folder}/report.html (summary.md, gameday.json beside it); its runs:")
+        state = json.loads((folder / "gameday.json").read_text())
+        for run in state.get("runs", []):
+            print(f"   {run.get('run_dir') or run['name']}/report.html  ({run['status']})")
     print("\n== the review pack across these runs")
     harness(["digest", "--since", "1d"])
     return worst

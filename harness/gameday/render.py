@@ -26,7 +26,8 @@ stopped: {{ g.stopped_because }}{% endif %}.</p>
 <tr><th>game day</th><td><code>{{ g.name }}</code> ({{ g.file }})</td></tr>
 <tr><th>target</th><td>{{ g.target }}</td></tr>
 <tr><th>owners</th><td>{{ g.owners | join(', ') or '—' }}</td></tr>
-<tr><th>runbook</th><td>{% if g.runbook %}<a href="{{ g.runbook }}">{{ g.runbook }}</a>{% else %}—{% endif %}</td></tr>
+<tr><th>runbook</th><td>{% if g.runbook and g.runbook.startswith(('http://', 'https://')) %}<a href="{{ g.runbook }}">
+{{ g.runbook }}</a>{% else %}{{ g.runbook or '—' }}{% endif %}</td></tr>
 <tr><th>started / ended</th><td>{{ g.started }} / {{ g.ended or '—' }}</td></tr>
 <tr><th>order</th><td>{{ g.order }}{% if g.seed is not none %} (seed {{ g.seed }}){% endif %}; stop on {{ g.stop_on }}</td></tr>
 {% if g.resumed %}<tr><th>resumed</th><td>{{ g.resumed | join(', ') }}</td></tr>{% endif %}
