@@ -21,7 +21,7 @@ from harness.spec.errors import validation_problems
 from harness.spec.fieldtypes import Duration
 from harness.spec.kinds import did_you_mean
 from harness.spec.models import Frozen
-from harness.spec.yamldoc import Loc, YamlDoc, parse_yaml, substitute_env, unset_env
+from harness.spec.yamldoc import ENV_RE, Loc, YamlDoc, parse_yaml, substitute_env, unset_env
 
 
 class LeaseSpec(Frozen):
@@ -109,6 +109,22 @@ def _unknown_target(doc: YamlDoc, name: str, names: list[str], where: str) -> Pr
     return doc.problem(("target",), f"unknown target `{name}` (not in {where})", hint)
 
 
+SECRET_FIELDS = (("notify", "slack_webhook"), ("notify", "grafana_token"))
+"""Target fields that are secrets: only as ``${env:NAME}`` (never in clear in targets.yaml)."""
+
+
+def _secrets_in_clear(doc: YamlDoc, raw: object, root: Loc) -> list[Problem]:
+    problems = []
+    for path in SECRET_FIELDS:
+        value = raw
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, str) and value and not ENV_RE.search(value):
+            problems.append(doc.problem((*root, *path), "a secret written in clear",
+                                        "write ${env:NAME} and set NAME in the environment"))
+    return problems
+
+
 def resolve_target(
     name: str, targets_path: Path | None, experiment: YamlDoc, environ: Mapping[str, str], secrets: set[str]
 ) -> tuple[SandboxTarget | GkeTarget | None, list[Problem]]:
@@ -129,7 +145,7 @@ def resolve_target(
     if name not in targets:
         return None, [_unknown_target(experiment, name, [str(k) for k in targets], str(targets_path))]
     root: Loc = ("targets", name)
-    problems = unset_env(doc, environ, root)
+    problems = unset_env(doc, environ, root) + _secrets_in_clear(doc, targets[name], root)
     raw = substitute_env(targets[name], environ, secrets)
     if not isinstance(raw, dict):
         return None, problems + [doc.problem(root, "expected a mapping with at least `kind`")]

@@ -7,9 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from slack_sdk.models.blocks import Block, HeaderBlock, SectionBlock
 
 from harness.clients.slack import SlackMessage, to_blocks
+from harness.errors import InvalidExperiment
 from harness.notify import Notifier, NotifySettings
 from harness.notify.annotations import fault_annotations, fault_windows
 from harness.notify.messages import (
@@ -20,6 +22,7 @@ from harness.notify.messages import (
     started_message,
     verdict_table,
 )
+from harness.spec.loader import load_experiment
 from harness.spec.models import Experiment
 from harness.spec.targets import NotifySpec, SandboxTarget
 
@@ -140,3 +143,21 @@ def test_settings_come_from_the_target_else_the_environment_and_secrets_are_scru
     assert notifier.enabled and notifier.scrub(f"POST {chosen.slack_webhook} glsa_envtoken") == "POST *** ***"
     off = Notifier.for_target(SandboxTarget(), EXP, environ={})
     assert not off.enabled and off.target == "sandbox"
+
+
+def test_a_secret_in_clear_in_targets_yaml_is_refused_and_an_env_reference_redacted(tmp_path: Path) -> None:
+    exp = tmp_path / "x.yaml"
+    exp.write_text("name: x\ntitle: x\ntarget: sandbox\nprobes: [{name: s, http: {url: /}}]\n"
+                   "slos: [{name: up, sli: probe.s.success_ratio, objective: '>= 1%'}]\n"
+                   "timeline: {baseline: 1s, recovery: 1s}\n")
+    targets = tmp_path / "targets.yaml"
+    targets.write_text("targets:\n  sandbox:\n    kind: sandbox\n    notify:\n"
+                       "      slack_webhook: https://hooks.slack.com/services/T/B/clear\n"
+                       "      grafana_token: ${env:GRAFANA_TOKEN}\n")
+    with pytest.raises(InvalidExperiment) as err:
+        load_experiment(exp, targets_path=targets, environ={"GRAFANA_TOKEN": "glsa_x"})
+    assert "targets.sandbox.notify.slack_webhook: a secret written in clear" in str(err.value)
+    assert "grafana_token" not in str(err.value) and f"{targets}:5" in str(err.value)
+    targets.write_text(targets.read_text().replace("https://hooks.slack.com/services/T/B/clear", "${env:HOOK}"))
+    loaded = load_experiment(exp, targets_path=targets, environ={"GRAFANA_TOKEN": "glsa_x", "HOOK": "https://h/s"})
+    assert loaded.target.notify.slack_webhook == "https://h/s" and loaded.redact("https://h/s glsa_x") == "*** ***"
