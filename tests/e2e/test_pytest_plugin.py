@@ -45,6 +45,7 @@ timeline:
   recovery: 3s
 safety:
   allowed_namespaces: [shop]
+gate: {{latency_min: 2s, time_min: 30s, ratio_points: 0.2}}   # a few probe samples are noisy: only gross regressions
 """
 
 
@@ -84,7 +85,7 @@ def _allure(results: Path) -> dict[str, dict[str, Any]]:
 def test_experiments_run_as_tests_with_junit_properties_and_allure_results(pipeline: pytest.Pytester) -> None:
     res = pipeline.runpytest_subprocess("-p", "no:cacheprovider", "--junitxml=junit.xml", "--alluredir=allure",
                                         "--harness-reports=reports", "-m", "pre_release", "--strict-markers",
-                                        timeout=240)
+                                        "--harness-gate", timeout=240)
     res.assert_outcomes(passed=1, failed=1)
     res.stdout.fnmatch_lines(["*SLO latency fail: probe.site.p95 measured *, objective <= 0.1ms (fault window)*"])
     cases = _cases(pipeline.path / "junit.xml")
@@ -96,9 +97,11 @@ def test_experiments_run_as_tests_with_junit_properties_and_allure_results(pipel
         assert (Path(props["harness.run_dir"]) / "run.json").is_file()
         assert float(props["harness.slo.availability.measured"]) >= 0.5
         assert props["harness.slo.latency.objective"] in ("<= 5s", "<= 0.1ms")
-        assert props["harness.recovery_seconds"] != "" and "harness.detection_seconds" in props
+        assert {"harness.detection_seconds", "harness.recovery_seconds", "harness.slo.recovery.status"} <= set(props)
+        assert props["harness.gate"] == "no baseline"  # the first runs: judged on their SLOs alone
     assert strict["harness.slo.latency.status"] == "fail" and strict["harness.exit_code"] == "1"
-    message = cases["catalog-strict"].result[0].message
+    assert float(lenient["harness.recovery_seconds"]) >= 0  # the strict latency objective may never recover
+    message = cases["catalog-strict"].result[0].text  # the attribute holds the first lines, the text all of it
     assert "catalog-strict: FAILED (exit 1)" in message and "SLO latency fail: probe.site.p95 measured" in message
     assert f"run folder: {strict['harness.run_dir']}" in message
 
@@ -111,21 +114,29 @@ def test_experiments_run_as_tests_with_junit_properties_and_allure_results(pipel
         assert {("owner", "team-catalog"), ("target", "sandbox"), ("severity", "critical"),
                 ("tag", "pre_release"), ("tag", "critical")} <= labels
         assert result["historyId"] == md5(result["fullName"], "'sandbox'")  # node id and target: stable across builds
-        phases = {s["name"].split()[0]: s for s in result["steps"] if not s["name"].startswith("SLO ")}
+        phases = {s["name"].split()[0]: s for s in result["steps"] if not s["name"].startswith(("SLO ", "gate "))}
         assert list(phases) == ["steady-before", "baseline", "fault", "recovery", "steady-after"]
         fault_phase = phases["fault"]
         assert fault_phase["steps"][0]["name"].startswith("fault kill-catalog (pod-kill) ")
         assert fault_phase["start"] <= fault_phase["steps"][0]["start"] < fault_phase["stop"]
         slos = {s["name"].split(":")[0]: s["status"] for s in result["steps"] if s["name"].startswith("SLO ")}
-        assert slos == {"SLO availability": "passed", "SLO latency": "passed" if passed else "failed",
-                        "SLO recovery": "passed"}
+        assert slos["SLO availability"] == "passed" and slos["SLO latency"] == ("passed" if passed else "failed")
+        assert slos["SLO recovery"] in (("passed",) if passed else ("passed", "failed", "broken"))
+        assert "no baseline yet" in result["steps"][-1]["name"]
         attached = {a["name"] for a in result["attachments"]}
-        assert {"report.html", "summary.md", "events.jsonl", "run.json", "timeline: traffic"} <= attached
+        assert {"report.html", "summary.md", "events.jsonl", "run.json", "gate.json", "timeline: traffic"} <= attached
         for a in result["attachments"]:
             assert (pipeline.path / "allure" / a["source"]).stat().st_size > 0
     env = (pipeline.path / "allure" / "environment.properties").read_text()
     assert "target=sandbox\n" in env and "harness_version=" in env and "cluster_version=" in env
-    assert "image.shop/checkout=shop/checkout\\:" in env or "image.shop/checkout=shop/checkout:" in env
+    assert "image.shop/checkout=shop/checkout:" in env
+
+    again = pipeline.runpytest_subprocess("-p", "no:cacheprovider", "--junitxml=again.xml", "--harness-reports=reports",
+                                          "--harness-gate", "catalog-lenient.yaml", timeout=120)
+    again.assert_outcomes(passed=1)
+    props = _props(_cases(pipeline.path / "again.xml")["catalog-lenient"])
+    assert props["harness.gate"] == "no regression"
+    assert props["harness.gate.baseline"] == Path(lenient["harness.run_dir"]).name
 
 
 def _pods(sandbox: SandboxHandle) -> set[tuple[str, str]]:
