@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -95,35 +95,51 @@ class Notifier:
     def _link(self) -> str:
         return report_link(self.run_dir or Path("."), self.settings.report_url)
 
+    def _send(self, sink: str, message: str, build: Callable[[], Callable[[], Any]]) -> None:
+        """Compose the send (``build``) and start it; what cannot even be composed is journaled as
+        ``notify.failed``, never raised."""
+        try:
+            self.outbox.send(sink, message, build())
+        except Exception as exc:  # noqa: BLE001 - a notification never fails a run
+            self.outbox.failed_now(sink, message, f"{type(exc).__name__}: {exc}")
+
     def started(self, record: Recorder, run_dir: Path, started: float | None = None) -> None:
         """The run is under way (its folder exists): announce it; outcomes go to ``record`` (the journal)."""
         self.outbox.record, self.run_dir = record, run_dir
-        if self.slack is not None:
-            msg = started_message(self.exp, self.target, time.time() if started is None else started, self._link())
-            self.outbox.send("slack", "started", partial(self.slack.post, msg))
+        if (slack := self.slack) is not None:
+            at = time.time() if started is None else started
+            self._send("slack", "started",
+                       lambda: partial(slack.post, started_message(self.exp, self.target, at, self._link())))
 
     def aborted(self, reason: str, status: str, still_injected: Sequence[str]) -> None:
         """The run stops early: say why and what is injected right now (sent at once)."""
-        if self.slack is not None and self.run_dir is not None:
-            msg = aborted_message(self.exp, self.target, self.scrub(reason), str(status), still_injected, self._link())
-            self.outbox.send("slack", "aborted", partial(self.slack.post, msg))
+        if (slack := self.slack) is not None and self.run_dir is not None:
+            still = list(still_injected)
+            self._send("slack", "aborted", lambda: partial(slack.post, aborted_message(
+                self.exp, self.target, self.scrub(reason), str(status), still, self._link())))
 
     def revert_failed(self, failure: str, still_injected: Sequence[str]) -> None:
         """A revert failed: say which, and what is still injected (sent at once)."""
-        if self.slack is not None and self.run_dir is not None:
-            msg = revert_failed_message(self.exp, self.target, self.scrub(failure), still_injected, self._link())
-            self.outbox.send("slack", "revert_failed", partial(self.slack.post, msg))
+        if (slack := self.slack) is not None and self.run_dir is not None:
+            still = list(still_injected)
+            self._send("slack", "revert_failed", lambda: partial(slack.post, revert_failed_message(
+                self.exp, self.target, self.scrub(failure), still, self._link())))
 
     async def ended(self, run: Mapping[str, Any]) -> None:
         """The verdict to Slack and one annotation per fault to Grafana; returns when every message of
         the run is sent or given up (at most ``timeout`` seconds, plus one)."""
         if self.run_dir is None:
             return
-        if self.slack is not None:
-            self.outbox.send("slack", "ended", partial(self.slack.post, ended_message(run, self._link())))
-        if self.grafana is not None:
-            events = read_journal(self.run_dir / "events.jsonl")
-            for note in fault_annotations(events, run, self._link(), self.settings.grafana_dashboard_uid):
-                self.outbox.send("grafana", f"annotation {note.label}", partial(self.grafana.post, note))
+        if (slack := self.slack) is not None:
+            self._send("slack", "ended", lambda: partial(slack.post, ended_message(run, self._link())))
+        if (grafana := self.grafana) is not None:
+            try:
+                notes = fault_annotations(read_journal(self.run_dir / "events.jsonl"), run, self._link(),
+                                          self.settings.grafana_dashboard_uid)
+            except Exception as exc:  # noqa: BLE001 - a notification never fails a run
+                self.outbox.failed_now("grafana", "annotations", f"{type(exc).__name__}: {exc}")
+                notes = []
+            for note in notes:
+                self._send("grafana", f"annotation {note.label}", partial(partial, grafana.post, note))  # build → send
         await self.outbox.flush()
 

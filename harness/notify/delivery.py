@@ -85,6 +85,10 @@ class Outbox:
         else:
             self._journal(Event.NOTIFY_SENT, sink=sink, message=message, seconds=round(time.monotonic() - started, 3))
 
+    def failed_now(self, sink: str, message: str, error: str) -> None:
+        """Journal a message given up before it was sent (it could not be composed or started)."""
+        self._failed(sink, message, error, time.monotonic())
+
     def _failed(self, sink: str, message: str, error: str, started: float) -> None:
         log.info("notification %s to %s failed: %s", message, sink, self.scrub(error))
         self._journal(Event.NOTIFY_FAILED, sink=sink, message=message, error=self.scrub(error),

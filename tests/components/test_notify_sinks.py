@@ -139,3 +139,20 @@ def test_an_unreachable_receiver_fails_quietly_without_the_secret(tmp_path: Path
     failed = [e for e in read_journal(tmp_path / "events.jsonl") if e["type"] == "notify.failed"]
     assert sorted(e["message"] for e in failed) == ["ended", "started"]
     assert HOOK not in (tmp_path / "events.jsonl").read_text()
+
+
+def test_nothing_the_notifier_meets_reaches_the_run(tmp_path: Path) -> None:
+    with Receiver() as slack, Receiver() as grafana:
+        settings = NotifySettings(slack_webhook=slack.url + HOOK, grafana_url=grafana.url, grafana_token=TOKEN,
+                                  timeout=1.0)
+        journal = _journal(tmp_path)
+        notifier = Notifier(settings, EXP, "sandbox")
+        notifier.started(journal.write, tmp_path)  # outside any event loop: given up, not raised
+        (tmp_path / "events.jsonl").rename(tmp_path / "moved.jsonl")  # the journal unreadable at the end
+        asyncio.run(notifier.ended({"slos": [1, 2], "status": "weird"}))  # a verdict it cannot format
+        journal.close()
+    assert not slack.requests and not grafana.requests
+    failed = [e for e in read_journal(tmp_path / "moved.jsonl") if e["type"] == "notify.failed"]
+    assert [(e["sink"], e["message"]) for e in failed] == [("slack", "started"), ("slack", "ended"),
+                                                            ("grafana", "annotations")]
+    assert "RuntimeError" in failed[0]["error"] and "AttributeError" in failed[1]["error"]
