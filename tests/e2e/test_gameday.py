@@ -104,6 +104,7 @@ def test_an_interrupted_game_day_resumes_after_its_last_finished_experiment(work
     assert proc.wait(timeout=30) == 3
     folder, state = _state(workspace)
     assert state["status"] == "interrupted" and [r["name"] for r in state["runs"]] == ["one"]
+    gd.write_text(gd.read_text().replace("pause: 60s", "pause: 1s"))  # resuming reads the file again
     out = workspace.harness("gameday", "run", str(gd), "--resume", str(folder), "--reports", str(workspace.reports),
                             timeout=300, check=0).stdout
     assert "resuming game day gd" in out and "at experiment 2 of 2" in out
