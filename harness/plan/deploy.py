@@ -4,7 +4,7 @@
 - ``deploy/rbac.yaml``: ``harness rbac`` of the whole catalogue (harness.plan.rbac);
 - ``deploy/cronjobs.yaml``: a CronJob per game day with a ``schedule: {cron, timezone}``, running
   ``harness gameday run`` as the harness's ServiceAccount, secrets taken only by reference;
-- ``deploy/experiments/``: copies of the catalogue, the game days and ``deploy/targets.yaml`` with a
+- ``deploy/experiments/``: copies of the catalogue, the game days, freeze.yaml and ``deploy/targets.yaml`` with a
   kustomization generating the ConfigMaps the CronJobs mount (kustomize reads no file above its folder).
 
     python -m harness.plan.deploy            # write them
@@ -37,6 +37,8 @@ SECRET_ENV = (  # (variable, key in the Secret, optional)
 )
 LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "shop-resilience"}
 SKIP = ("targets.yaml", "freeze.yaml")
+SHARED = ("freeze.yaml",)
+"""Files of experiments/ the in-cluster runs need as they are: the freeze windows (no game day in a sale)."""
 
 
 def catalogue(repo: Path) -> list[Path]:
@@ -110,13 +112,14 @@ def _dump_all(docs: list[dict[str, Any]], head: str) -> str:
     return head + "".join("---\n" + yaml.dump(d, Dumper=_NoAliases, sort_keys=False, width=120) for d in docs)
 
 
-def experiments_kustomization(experiments: list[str], days: list[str]) -> str:
-    """deploy/experiments/kustomization.yaml: the two ConfigMaps the CronJobs mount."""
+def experiments_kustomization(experiments: list[str], days: list[str], extra: list[str]) -> str:
+    """deploy/experiments/kustomization.yaml: the two ConfigMaps the CronJobs mount (``extra``: more files
+    of experiments/, e.g. freeze.yaml)."""
     doc = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "namespace": NAMESPACE,
         "generatorOptions": {"disableNameSuffixHash": True, "labels": LABELS},
         "configMapGenerator": [
-            {"name": "harness-experiments", "files": [*experiments, "targets.yaml"]},
+            {"name": "harness-experiments", "files": [*experiments, "targets.yaml", *extra]},
             {"name": "harness-gamedays", "files": [f"gamedays/{d}" for d in days]},
         ],
     }
@@ -129,7 +132,7 @@ def generate(repo: Path) -> dict[Path, str]:
     deploy, days = repo / "deploy", gamedays(repo)
     loaded = [load_experiment(p) for p in catalogue(repo)]
     plan = rbac_plan((x.experiment, NAMESPACE) for x in loaded)
-    command = f"harness rbac experiments/ --namespace {NAMESPACE} --lease-namespace {NAMESPACE}` (`make deploy"
+    command = f"harness rbac experiments/ --lease-namespace {NAMESPACE}"
     files = {deploy / "rbac.yaml": render(plan, Subject(NAMESPACE), command)}
     names = [p.name for p, _ in days]
     jobs = [cronjob(p.name, d, names) for p, d in days if isinstance(d.get("schedule"), dict)]
@@ -141,8 +144,11 @@ def generate(repo: Path) -> dict[Path, str]:
     for path, _ in days:
         files[deploy / "experiments" / "gamedays" / path.name] = path.read_text(encoding="utf-8")
     files[deploy / "experiments" / "targets.yaml"] = (deploy / "targets.yaml").read_text(encoding="utf-8")
+    extra = [name for name in SHARED if (repo / "experiments" / name).is_file()]
+    for name in extra:
+        files[deploy / "experiments" / name] = (repo / "experiments" / name).read_text(encoding="utf-8")
     files[deploy / "experiments" / "kustomization.yaml"] = experiments_kustomization(
-        [p.name for p in catalogue(repo)], [p.name for p, _ in days])
+        [p.name for p in catalogue(repo)], [p.name for p, _ in days], extra)
     return files
 
 

@@ -68,6 +68,8 @@ RUN = Access(
         KubeRule("apps", ("deployments",), ("list",), Scope.CLUSTER),
     ),
     urls=(NonResource(("/version", "/version/")),),
+    other=("network, when configured: the Slack incoming webhook (SLACK_WEBHOOK_URL) and the Grafana API "
+           "(GRAFANA_URL) for notifications",),
 )
 """What every run needs: the target's Lease (one run at a time), and the environment capture (API
 server version, kubelet versions from the nodes, every workload's image from the deployments)."""

@@ -46,7 +46,7 @@ def test_kustomize_renders_the_base() -> None:
     assert {e["name"] for e in container["env"]} >= {"SLACK_WEBHOOK_URL", "GRAFANA_URL", "GRAFANA_API_TOKEN"}
     config = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
     assert "checkout-pod-kill.yaml" in config["harness-experiments"]["data"]
-    assert "targets.yaml" in config["harness-experiments"]["data"]
+    assert {"targets.yaml", "freeze.yaml"} <= set(config["harness-experiments"]["data"])  # no game day in a sale
     assert "weekly-staging.yaml" in config["harness-gamedays"]["data"]
     assert not [d for d in docs if d["kind"] == "Secret"]
 

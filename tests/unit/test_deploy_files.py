@@ -9,6 +9,8 @@ import yaml
 
 from harness.plan.deploy import NAMESPACE, cronjob, generate, stale
 from harness.plan.rbac import allows
+from harness.spec.loader import load_experiment
+from harness.spec.targets import GkeTarget
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,3 +38,12 @@ def test_a_scheduled_game_day_is_a_cronjob_in_its_time_zone() -> None:
     items = pod["volumes"][0]["projected"]["sources"][1]["configMap"]["items"]
     assert [i["path"] for i in items] == ["gamedays/tue.yaml", "gamedays/other.yaml"]
     assert cronjob("u.yaml", {"name": "u", "schedule": {"cron": "0 0 * * *"}}, [])["spec"]["timeZone"] == "UTC"
+
+
+def test_the_in_cluster_target_has_no_kubeconfig_and_its_lease_in_the_harness_namespace() -> None:
+    loaded = load_experiment(REPO / "deploy" / "experiments" / "checkout-pod-kill.yaml", target_override="in-cluster",
+                             environ={"PG_PASSWORD": "from-the-secret"})
+    assert isinstance(loaded.target, GkeTarget)
+    assert loaded.target.kubeconfig is None and loaded.target.context is None
+    assert loaded.target.lease.namespace == NAMESPACE
+    assert "from-the-secret" in loaded.secrets  # redacted from every report
