@@ -113,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.report.junit import JunitFile
 
     loaded_all = [load(p, args.target) for p in args.experiments]  # validate all before running any
-    notes = check_freeze(args, loaded_all[0].path)  # inside a freeze window: Refused, unless overridden
+    notes = check_freeze(args, loaded_all[0].path, [x.target.name for x in loaded_all])  # Refused in a window
     worst = EXIT_OK
     with JunitFile(Path(args.junit) if args.junit else None) as junit:
         for i, loaded in enumerate(loaded_all):

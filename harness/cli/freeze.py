@@ -8,6 +8,7 @@ import argparse
 import getpass
 import os
 import socket
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,11 +57,13 @@ def who() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def check_freeze(args: argparse.Namespace, anchor: Path, now: datetime | None = None) -> Notes:
-    """Refused when now is inside a freeze window (naming it and when it ends); with
+def check_freeze(args: argparse.Namespace, anchor: Path, targets: Iterable[str | None] = (None,),
+                 now: datetime | None = None) -> Notes:
+    """Refused when now is inside a freeze window of one of ``targets`` (naming it and when it ends); with
     ``--override-freeze`` the journal notes that record the override instead (none outside a window)."""
     path, windows = windows_for(getattr(args, "freeze", None), anchor)
-    occ = covering(windows, now or datetime.now(UTC))
+    at = now or datetime.now(UTC)
+    occ = next((o for o in (covering(windows, at, t) for t in dict.fromkeys(targets)) if o is not None), None)
     if occ is None:
         return []
     reason = getattr(args, "override_freeze", None)
@@ -85,5 +88,7 @@ def cmd_freeze(args: argparse.Namespace) -> int:
     for occ in found:
         mark = "NOW " if occ.start <= now < occ.end else "    "
         repeat = " (yearly)" if occ.window.recurrence == "yearly" else ""
-        print(f"  {mark}{occ.start.isoformat()} → {occ.end.isoformat()}  {occ.window.name}{repeat}: {occ.window.reason}")
+        which = ", ".join(occ.window.targets) if occ.window.targets is not None else "every target"
+        print(f"  {mark}{occ.start.isoformat()} → {occ.end.isoformat()}  {occ.window.name}{repeat} [{which}]: "
+              f"{occ.window.reason}")
     return EXIT_OK

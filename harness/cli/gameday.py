@@ -78,11 +78,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         order, seed = ordered(list(gd.experiments), gd.gameday)
         state = initial_state(gd, order, seed, args.target or gd.gameday.target)
     loaded = {p: load(p, state["target"]) for p in state["planned"]}  # validate all before running any
-    notes = check_freeze(args, gd.path)
+    notes = check_freeze(args, gd.path, [state["target"]])
     if not args.resume:
         folder = new_folder(Path(args.reports), gd.gameday.name)
     run = GameDayRun(gd, loaded, folder, state, _run_one(args.seed), Path(args.reports), notes,
-                     check_freeze=lambda: _recheck(args, gd.path))
+                     check_freeze=lambda: _recheck(args, gd.path, state["target"]))
     start = run.resume_point() if args.resume else 0
     if args.resume:
         print(f"== resuming game day {gd.gameday.name} in {folder} at experiment {start + 1} of {len(state['planned'])}")
@@ -99,8 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
-def _recheck(args: argparse.Namespace, anchor: Path) -> None:
-    check_freeze(args, anchor)
+def _recheck(args: argparse.Namespace, anchor: Path, target: str) -> None:
+    check_freeze(args, anchor, [target])
 
 
 def cmd_next(args: argparse.Namespace) -> int:
@@ -113,8 +113,8 @@ def cmd_next(args: argparse.Namespace) -> int:
         err(f"{gd.path}: no `schedule:`; add e.g. schedule: {{cron: \"0 9 * * 2\", timezone: Europe/Paris}}")
         return EXIT_INVALID
     _, windows = windows_for(args.freeze, gd.path)
-    print(f"{gd.gameday.name}: `{schedule.cron}` in {schedule.timezone}")
-    for slot in slots(schedule, windows, datetime.now(UTC), args.count):
+    print(f"{gd.gameday.name}: `{schedule.cron}` in {schedule.timezone}, on target {gd.gameday.target}")
+    for slot in slots(schedule, windows, datetime.now(UTC), args.count, gd.gameday.target):
         if slot.frozen_by is None:
             print(f"  {slot.at.isoformat()}  {slot.at:%a}")
         else:

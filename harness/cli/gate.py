@@ -35,7 +35,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         err(f"--baseline {args.baseline}: not a run folder (no run.json); use last-good or a run folder")
         return EXIT_INVALID
     loaded_all = [load(p, args.target) for p in args.experiments]  # validate all before running any
-    notes = check_freeze(args, loaded_all[0].path)  # inside a freeze window: Refused, unless overridden
+    notes = check_freeze(args, loaded_all[0].path, [x.target.name for x in loaded_all])  # Refused in a window
     reports = Path(args.reports)
     worst = EXIT_OK
     for loaded in loaded_all:

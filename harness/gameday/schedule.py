@@ -22,16 +22,16 @@ class Slot:
 
 
 def slots(schedule: Schedule, windows: Sequence[FreezeWindow], after: datetime, count: int,
-          max_skipped: int = 1000) -> list[Slot]:
-    """The next ``count`` times that are not frozen, after ``after``, in the schedule's time zone, with
-    the frozen times met on the way (at most ``max_skipped`` of them)."""
+          target: str | None = None, max_skipped: int = 1000) -> list[Slot]:
+    """The next ``count`` times that are not frozen for ``target``, after ``after``, in the schedule's
+    time zone, with the frozen times met on the way (at most ``max_skipped`` of them)."""
     zone = ZoneInfo(schedule.timezone)
     it = croniter(schedule.cron, after.astimezone(zone))
     out: list[Slot] = []
     runs = skipped = 0
     while runs < count and skipped <= max_skipped:
         at = it.get_next(datetime)
-        frozen = covering(windows, at)
+        frozen = covering(windows, at, target)
         out.append(Slot(at, frozen))
         runs += frozen is None
         skipped += frozen is not None

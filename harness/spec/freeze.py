@@ -7,10 +7,11 @@ windows:
     end: 2026-12-01T00:00:00+01:00
     reason: Black Friday to Cyber Monday
     recurrence: yearly
+    targets: [gke-production, gke-staging]   # omitted: every target, the sandbox included
 ```
 
 ``load_freeze(path)`` validates the file like an experiment (file:line, field, what was expected);
-``covering(windows, t)`` and ``upcoming(windows, t)`` are pure. A yearly window repeats on the same
+``covering(windows, t, target)`` and ``upcoming(windows, t)`` are pure. A yearly window repeats on the same
 calendar dates and clock times, with the offset it was written with (29 February falls on the 28th).
 """
 
@@ -41,6 +42,12 @@ class FreezeWindow(Frozen):
     reason: str = Field(min_length=1, description="Why nothing may break then (shown when a run is refused).")
     recurrence: Literal["none", "yearly"] = Field(
         default="none", description="yearly: the same dates and times every year from `start` on.")
+    targets: list[str] | None = Field(
+        default=None, description="Targets (names in targets.yaml) it freezes; omitted: every target.")
+
+    def applies_to(self, target: str | None) -> bool:
+        """Whether it freezes ``target`` (None: any target)."""
+        return self.targets is None or target is None or target in self.targets
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -100,10 +107,11 @@ def occurrences(window: FreezeWindow, since: datetime) -> Iterator[Occurrence]:
             yield Occurrence(window, start, end)
 
 
-def covering(windows: Sequence[FreezeWindow], t: datetime) -> Occurrence | None:
-    """The occurrence that contains ``t`` (start inclusive, end exclusive) and ends last, or None."""
+def covering(windows: Sequence[FreezeWindow], t: datetime, target: str | None = None) -> Occurrence | None:
+    """The occurrence that contains ``t`` (start inclusive, end exclusive) and ends last, among the
+    windows that freeze ``target`` (None: all of them), or None."""
     found = []
-    for window in windows:
+    for window in (w for w in windows if w.applies_to(target)):
         occ = next(occurrences(window, t), None)
         if occ is not None and occ.start <= t < occ.end:
             found.append(occ)

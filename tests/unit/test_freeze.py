@@ -114,6 +114,10 @@ def test_inside_a_window_a_command_is_refused_naming_the_window_and_its_end(tmp_
         check_freeze(_args(path), tmp_path / "x.yaml")
     later = datetime.now(UTC) + timedelta(hours=3)
     assert check_freeze(_args(path), tmp_path / "x.yaml", now=later) == []
+    path.write_text(path.read_text() + "    targets: [gke-production]\n")
+    assert check_freeze(_args(path), tmp_path / "x.yaml", ["sandbox"]) == []
+    with pytest.raises(Refused, match="flash-sale"):
+        check_freeze(_args(path), tmp_path / "x.yaml", ["sandbox", "gke-production"])
 
 
 def test_the_override_returns_the_journal_note_with_who_and_why(tmp_path: Path,
@@ -139,5 +143,5 @@ def test_harness_run_refuses_with_exit_2_before_anything(tmp_path: Path, capsys:
 def test_harness_freeze_lists_upcoming_windows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["freeze", "--freeze", str(_covering_now(tmp_path))]) == 0
     out = capsys.readouterr().out
-    assert "NOW" in out and "flash-sale: Flash sale" in out
+    assert "NOW" in out and "flash-sale [every target]: Flash sale" in out
     assert main(["freeze", "--freeze", str(tmp_path / "missing.yaml")]) == 2
