@@ -64,3 +64,22 @@ def test_server_dry_run_is_accepted_and_stores_nothing(sbx: Sandbox, tmp_path: P
     assert after == before
     writes = [r for r in read_requests(sbx.ctx.dir / "requests.jsonl") if r["verb"] in ("create", "patch", "update")]
     assert len(writes) == kinds and all(r["code"] == 201 and r["agent"].startswith("kubectl") for r in writes)
+
+
+def test_server_side_apply_dry_run_too_and_a_real_apply_creates_then_updates(sbx: Sandbox,  # noqa: F811
+                                                                             tmp_path: Path) -> None:
+    kubeconfig = str(tmp_path / "kubeconfig")
+    store = sbx.ctx.store
+    before = {plural: len(sbx.lt.call(store.list, plural)) for plural in RESOURCES}
+    proc = _kubectl("apply", "--server-side", "--dry-run=server", "-k", str(DEPLOY), "--kubeconfig", kubeconfig)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("serverside-applied (server dry run)") == len(_rendered()), proc.stdout
+    assert {plural: len(sbx.lt.call(store.list, plural)) for plural in RESOURCES} == before
+    account = DEPLOY / "serviceaccount.yaml"
+    for _ in range(2):  # created, then applied again onto itself
+        proc = _kubectl("apply", "--server-side", "-f", str(DEPLOY / "namespace.yaml"), "-f", str(account),
+                        "--kubeconfig", kubeconfig)
+        assert proc.returncode == 0, proc.stderr
+        assert "serviceaccount/shop-resilience-harness serverside-applied" in proc.stdout
+    stored = sbx.lt.call(store.get, "serviceaccounts", "shop-resilience", "shop-resilience-harness")
+    assert stored["metadata"]["labels"]["app.kubernetes.io/name"] == "shop-resilience-harness"

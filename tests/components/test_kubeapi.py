@@ -155,6 +155,9 @@ def test_json_and_merge_patches_and_conflicts(sbx: Sandbox) -> None:
     assert r.status_code == 409 and r.json()["reason"] == "Conflict"
     r = sbx.http.patch(f"/api/v1/namespaces/{NS}/pods/checkout-7d9f-000", content="{}",
                        headers={"Content-Type": "application/apply-patch+yaml"})
+    assert r.status_code == 422 and "fieldManager: Required value" in r.json()["message"]  # apply needs a manager
+    r = sbx.http.patch(f"/api/v1/namespaces/{NS}/pods/checkout-7d9f-000", content="{}",
+                       headers={"Content-Type": "application/x-unknown-patch"})
     assert r.status_code == 415 and r.json()["kind"] == "Status"
 
 

@@ -1,4 +1,5 @@
-"""list, get, create, update and patch for every served resource (and their ``status`` subresource)."""
+"""list, get, create, update and patch (server-side apply too) for every served resource (and their
+``status`` subresource)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ..core.context import Context
 from ..core.store import AlreadyExists, NotFound, Store, StoreError
 from .discovery import STATUS_SUBRESOURCE
 from .io import check_identity, is_dry_run, json_response, read_body, read_object, render, state
-from .patch import apply_patch
+from .patch import APPLY_PATCH, apply_patch, merge_patch
 from .request import RequestInfo
 from .status import (
     ApiError,
@@ -173,11 +174,15 @@ async def get(req: web.Request, info: RequestInfo) -> web.StreamResponse:
 
 async def create(req: web.Request, info: RequestInfo) -> web.StreamResponse:
     """POST a new object; fills defaults like the real registry and honours generateName."""
-    st = state(req)
     if info.resource.namespaced and not info.namespace:
         raise path_not_found(req.path)
     body = await read_object(req)
     check_identity(info, body)
+    return await _create(req, info, body)
+
+
+async def _create(req: web.Request, info: RequestInfo, body: Obj) -> web.StreamResponse:
+    st = state(req)
     _validate_name(info, body["metadata"])
     prepare = CREATE_DEFAULTS.get(info.plural)
     if prepare:
@@ -206,8 +211,10 @@ async def update(req: web.Request, info: RequestInfo) -> web.StreamResponse:
 
 
 async def patch(req: web.Request, info: RequestInfo) -> web.StreamResponse:
-    """PATCH an object (or its status) with a JSON, merge or strategic merge patch."""
+    """PATCH an object (or its status) with a JSON, merge or strategic merge patch, or apply it."""
     st = state(req)
+    if req.content_type == APPLY_PATCH and not info.subresource:
+        return await _server_side_apply(req, info)
     body = await read_body(req)
     current = get_object(st.ctx.store, info)
     patched = apply_patch(req.content_type, current, body)
@@ -217,3 +224,24 @@ async def patch(req: web.Request, info: RequestInfo) -> web.StreamResponse:
     if is_dry_run(req):
         return render(req, info, new)
     return render(req, info, write(st.ctx.store, info, current, new))
+
+
+async def _server_side_apply(req: web.Request, info: RequestInfo) -> web.StreamResponse:
+    """Server-side apply, simplified: creates the object when it does not exist, else merges the applied
+    fields in (no managedFields: a field dropped from the applied object is kept, not removed)."""
+    if not req.query.get("fieldManager"):
+        raise invalid("PatchOptions", "", "fieldManager: Required value: is required for apply patch", "meta.k8s.io")
+    body = await read_object(req)
+    check_identity(info, body)
+    if body["metadata"].get("name") not in (None, info.name):
+        raise bad_request(f"the name of the object ({body['metadata']['name']}) does not match the name on the URL "
+                          f"({info.name})")
+    body["metadata"]["name"] = info.name
+    store = state(req).ctx.store
+    if not store.exists(info.plural, info.namespace, info.name or ""):
+        return await _create(req, info, body)
+    current = get_object(store, info)
+    new = _keep_status(info, current, merge_patch(current, body))
+    if is_dry_run(req):
+        return render(req, info, new)
+    return render(req, info, write(store, info, current, new))
