@@ -61,7 +61,7 @@ def _run_one(seed: int | None) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.gameday.runner import GameDayRun, initial_state, new_folder, read_state
+    from harness.gameday.runner import GameDayRun, cut_short, initial_state, new_folder, read_state
     from harness.spec.gameday import load_gameday, ordered
 
     gd = load_gameday(Path(args.file))
@@ -70,6 +70,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         state = read_state(folder)
         if state.get("name") != gd.gameday.name:
             err(f"--resume {folder}: that folder is game day `{state.get('name')}`, not `{gd.gameday.name}`")
+            return EXIT_INVALID
+        leftovers = cut_short(state, Path(args.reports))
+        if leftovers:
+            err(f"--resume {folder}: a run was cut short and may have left a fault injected; "
+                f"`harness rollback` it first: {', '.join(map(str, leftovers))}")
             return EXIT_INVALID
         if args.target and args.target != state["target"]:
             err(f"--resume {folder}: it ran on target `{state['target']}`; --target {args.target} would mix targets")

@@ -60,6 +60,22 @@ def read_state(folder: Path) -> dict[str, Any]:
     return state
 
 
+def cut_short(state: dict[str, Any], reports: Path) -> list[Path]:
+    """Run folders of this game day's experiments, started since it began, whose run.json still says
+    ``running``: a process killed mid-run may have left a fault injected (``harness rollback`` them)."""
+    names = {Path(p).stem for p in state.get("planned", [])} | {r["name"] for r in state.get("runs", [])}
+    since = datetime.fromisoformat(state["started"]).strftime("%Y%m%dT%H%M%SZ")
+    found = []
+    for folder in sorted(reports.glob("*")) if reports.is_dir() else []:
+        try:
+            run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if folder.name >= since and run.get("name") in names and run.get("status") == RunStatus.RUNNING:
+            found.append(folder)
+    return found
+
+
 def initial_state(gd: LoadedGameDay, order: list[Path], seed: int | None, target: str) -> dict[str, Any]:
     g = gd.gameday
     return {"name": g.name, "title": g.title, "file": str(gd.path), "target": target, "owners": g.owners,

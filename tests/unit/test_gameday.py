@@ -14,7 +14,7 @@ import pytest
 from harness.cli import main
 from harness.errors import InvalidExperiment, Refused
 from harness.events import Event
-from harness.gameday.runner import GameDayRun, Notes, initial_state, new_folder, read_state
+from harness.gameday.runner import GameDayRun, Notes, cut_short, initial_state, new_folder, read_state
 from harness.gameday.schedule import slots
 from harness.gameday.whole import unready
 from harness.spec.freeze import FreezeWindow
@@ -192,3 +192,14 @@ def test_a_freeze_window_beginning_mid_game_day_stops_it_and_an_override_reaches
     assert script.ran == [("checkout-pod-kill", note)]
     assert state["freeze_overrides"][0]["by"] == "alice@h"
     assert "Freeze window **w** overridden by alice@h: why." in (run.folder / "summary.md").read_text()
+
+
+def test_a_run_cut_short_mid_game_day_is_found_before_resuming(tmp_path: Path) -> None:
+    run = _start(tmp_path, "never", Script(tmp_path, ("passed", 0), ("interrupted", 3)))
+    run.execute()
+    state = read_state(run.folder)
+    assert cut_short(state, tmp_path / "reports") == []
+    dead = tmp_path / "reports" / "29991231T000000Z-catalog-scale-down"
+    dead.mkdir()
+    (dead / "run.json").write_text(json.dumps({"name": "catalog-scale-down", "status": "running"}))
+    assert cut_short(state, tmp_path / "reports") == [dead]
