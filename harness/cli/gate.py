@@ -10,6 +10,7 @@ from harness.cli.common import EXIT_INVALID, EXIT_OK, EXIT_REVERT, err, load
 from harness.cli.experiments import run_and_print
 from harness.cli.freeze import add_freeze_flags, check_freeze
 from harness.report.gate import LAST_GOOD, judge, render_table
+from harness.report.junit import JunitFile
 from harness.report.regress import Rules
 
 
@@ -27,6 +28,8 @@ def add_parsers(sub: Any) -> None:
                    help="where to look for the last good run (default: --reports; e.g. a pipeline artifact store)")
     g.add_argument("--seed", type=int, default=None)
     add_freeze_flags(g)
+    g.add_argument("--junit", default=None, metavar="FILE",
+                   help="also write JUnit XML: one testcase per experiment, the gate's verdict in its properties")
     g.set_defaults(fn=cmd_gate)
 
 
@@ -38,16 +41,20 @@ def cmd_gate(args: argparse.Namespace) -> int:
     notes = check_freeze(args, loaded_all[0].path, [x.target.name for x in loaded_all])  # Refused in a window
     reports = Path(args.reports)
     worst = EXIT_OK
-    for loaded in loaded_all:
-        result = run_and_print(loaded, reports, args.seed, notes)
-        code = int(result["exit_code"])
-        if code == EXIT_REVERT:
-            return EXIT_REVERT  # the site is not whole: no comparison, no further runs
-        rules = Rules(**loaded.experiment.gate.model_dump())
-        verdict = judge(Path(result["run_dir"]), rules, args.baseline,
-                        Path(args.baseline_dir) if args.baseline_dir else reports)
-        print(verdict.headline())
-        if verdict.regressed:
-            print("\n".join(render_table(verdict.table())))
-        worst = max(worst, verdict.exit_code(code))
+    with JunitFile(Path(args.junit) if args.junit else None) as junit:
+        for loaded in loaded_all:
+            junit.start(loaded.path, loaded.experiment.name)
+            result = run_and_print(loaded, reports, args.seed, notes)
+            code = int(result["exit_code"])
+            if code == EXIT_REVERT:
+                junit.add(result)
+                return EXIT_REVERT  # the site is not whole: no comparison, no further runs
+            rules = Rules(**loaded.experiment.gate.model_dump())
+            verdict = judge(Path(result["run_dir"]), rules, args.baseline,
+                            Path(args.baseline_dir) if args.baseline_dir else reports)
+            junit.add(result, verdict)
+            print(verdict.headline())
+            if verdict.regressed:
+                print("\n".join(render_table(verdict.table())))
+            worst = max(worst, verdict.exit_code(code))
     return worst

@@ -22,7 +22,7 @@ import yaml
 from harness.events import RunStatus
 
 INDEX_FILE = ".index.json"
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 INCIDENT_STATUSES = frozenset({RunStatus.ABORTED, RunStatus.INTERRUPTED, RunStatus.ERROR, RunStatus.REVERT_FAILED})
 """Run outcomes a review follows up as incidents (with runs that needed `harness rollback`)."""
 
@@ -44,7 +44,7 @@ class RunEntry:
     detection_seconds: float | None = None
     recovery_seconds: float | None = None
     slos: list[dict[str, Any]] = field(default_factory=list)
-    """name, sli, objective, window, status, measured, display of each SLO."""
+    """name, sli, objective, window, status, measured, display, samples of each SLO."""
     availability: float | None = None
     budget_share: float | None = None
     """The run's share of the month's error budget (run.json error_budget.share_of_month_budget)."""
@@ -127,7 +127,7 @@ def read_entry(folder: Path) -> RunEntry | None:
         return None
     budget = run.get("error_budget") or {}
     env = run.get("environment") or {}
-    slo_keys = ("name", "sli", "objective", "window", "status", "measured", "display")
+    slo_keys = ("name", "sli", "objective", "window", "status", "measured", "display", "samples")
     return RunEntry(
         folder=folder.name, name=str(run["name"]), title=str(run.get("title") or ""), owner=str(run.get("owner") or ""),
         tags=_tags(folder, run), target=str(run.get("target") or ""), status=str(run.get("status") or ""),

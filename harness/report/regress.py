@@ -11,6 +11,10 @@ it fires:
   (1 point, i.e. 0.01);
 - **SLO**: an SLO that passed in the baseline and fails (or is inconclusive) now.
 
+A latency or success-ratio value is compared only when both runs measured it on at least
+``min_samples`` (20) samples (a step's fault-window p95: successful requests in the fault phase): a p95
+of seven requests moves by hundreds of milliseconds from one run to the next and proves nothing.
+
 A value missing on either side is never a regression (nothing to compare is said, not judged).
 """
 
@@ -31,6 +35,7 @@ class Rules:
     time_factor: float = 1.5
     time_min: float = 5.0
     ratio_points: float = 0.01
+    min_samples: int = 20
 
 
 @dataclass(frozen=True)
@@ -78,13 +83,20 @@ def ratio_finding(what: str, base: float | None, now: float | None, r: Rules) ->
     return Finding(what, _pct(base), _pct(now), rule, (base - now) / 0.01)
 
 
-def _fault_p95(entry: RunEntry) -> dict[str, float]:
+def _fault_p95(entry: RunEntry, min_samples: int) -> dict[str, float]:
+    """Each step's p95 in the fault phase, where at least ``min_samples`` requests succeeded."""
     out = {}
     for source, phases in entry.phases.items():
-        p95 = (phases.get("fault") or {}).get("p95")
-        if source.startswith("step.") and isinstance(p95, int | float):
+        fault = phases.get("fault") or {}
+        p95, ok = fault.get("p95"), int(fault.get("requests") or 0) - int(fault.get("failures") or 0)
+        if source.startswith("step.") and isinstance(p95, int | float) and ok >= min_samples:
             out[source] = float(p95)
     return out
+
+
+def _enough(slo: dict[str, object], r: Rules) -> bool:
+    samples = slo.get("samples")
+    return samples is None or (isinstance(samples, int | float) and samples >= r.min_samples)
 
 
 def compare(baseline: RunEntry, now: RunEntry, rules: Rules | None = None) -> list[Finding]:
@@ -103,14 +115,16 @@ def compare(baseline: RunEntry, now: RunEntry, rules: Rules | None = None) -> li
         metric = sli.rsplit(".", 1)[-1]
         label = f"SLO {slo.get('name')} ({sli})"
         b, n = before.get("measured"), slo.get("measured")
+        if not (_enough(before, r) and _enough(slo, r)):
+            b = n = None  # too few samples on one side: values not compared (the SLO rule still holds)
         if metric in LATENCY_METRICS:
             found.append(latency_finding(label, b, n, r))
         elif metric == "success_ratio":
             found.append(ratio_finding(label, b, n, r))
         if before.get("status") == "pass" and slo.get("status") in ("fail", "inconclusive"):
             found.append(Finding(label, "pass", str(slo.get("status")), "passed in the baseline, not now", 10.0))
-    base_p95 = _fault_p95(baseline)
-    for source, p95 in _fault_p95(now).items():
+    base_p95 = _fault_p95(baseline, r.min_samples)
+    for source, p95 in _fault_p95(now, r.min_samples).items():
         found.append(latency_finding(f"{source}.p95 in the fault window", base_p95.get(source), p95, r))
     return sorted((f for f in found if f is not None), key=lambda f: -f.severity)
 

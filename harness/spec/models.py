@@ -237,6 +237,7 @@ class GateSpec(Frozen):
     time_factor: float = Field(default=1.5, gt=1.0, description="Recovery or detection time regresses above this × ...")
     time_min: Duration = Field(default=5.0, ge=0, description="... and at least this much longer (e.g. 5s).")
     ratio_points: Ratio = Field(default=0.01, description="A success ratio regresses when down more than this (1% = one point).")
+    min_samples: int = Field(default=20, ge=1, description="Values measured on fewer samples (in either run) are not compared.")
 
 
 class Experiment(Frozen):

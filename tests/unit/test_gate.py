@@ -78,3 +78,14 @@ def test_gate_rules_are_read_with_the_experiment_and_checked(tmp_path: Path) -> 
         load_experiment(path, targets_path=TARGETS)
     [problem] = caught.value.problems
     assert (problem.line, problem.field) == (6, "gate.latency_factor") and "greater than 1" in problem.message
+
+
+def test_values_measured_on_too_few_samples_are_not_compared(tmp_path: Path) -> None:
+    make_run(tmp_path, "checkout-pod-kill", days_ago=3, p95=0.05, checkout_fault=(100, 0, 0.05))
+    now = make_run(tmp_path, "checkout-pod-kill", days_ago=0, p95=0.9, checkout_fault=(12, 0, 0.9))
+    run = json.loads((now / "run.json").read_text())
+    run["slos"][0]["samples"] = 7  # a p95 of seven requests: noise
+    (now / "run.json").write_text(json.dumps(run))
+    assert not judge(now, Rules()).regressed
+    assert [f.what for f in judge(now, Rules(min_samples=5)).findings] == [
+        "SLO latency (step.checkout.p95)", "step.checkout.p95 in the fault window"]
