@@ -75,3 +75,14 @@ def test_zone_drain_asks_only_what_rbac_grants(workspace: Workspace) -> None:
     docs = _rbac(workspace, files)
     assert _denied(docs, requests) == []
     assert not allows(docs, "delete", "", "pods", "shop")  # a drain evicts, it never deletes
+
+
+def test_zone_outage_asks_only_what_rbac_grants(workspace: Workspace) -> None:
+    workspace.sandbox.spread()
+    files, requests = _run_and_log(workspace, ["zone-outage-europe-west1-c"])
+    assert {("list", "", "nodes"), ("list", "", "pods")} <= _used(requests)
+    docs = _rbac(workspace, files)
+    assert _denied(docs, requests) == []
+    assert not allows(docs, "patch", "", "nodes", None)  # the VMs stop through Compute Engine: no cordon
+    proc = workspace.harness("rbac", *map(str, files), check=0)
+    assert "compute.instances.stop" in proc.stdout  # the GCP IAM it needs instead, as a comment
