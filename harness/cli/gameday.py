@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +63,8 @@ def _run_one(seed: int | None) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.gameday.runner import GameDayRun, cut_short, initial_state, new_folder, read_state
+    from harness.notify import NotifySettings
+    from harness.notify.gameday import GameDayAnnouncer
     from harness.spec.gameday import load_gameday, ordered
 
     gd = load_gameday(Path(args.file))
@@ -86,8 +89,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     notes = check_freeze(args, gd.path, [state["target"]])
     if not args.resume:
         folder = new_folder(Path(args.reports), gd.gameday.name)
+    target = next(iter(loaded.values())).target
+    announce = GameDayAnnouncer(NotifySettings.resolve(getattr(target, "notify", None), os.environ), folder)
     run = GameDayRun(gd, loaded, folder, state, _run_one(args.seed), Path(args.reports), notes,
-                     check_freeze=lambda: _recheck(args, gd.path, state["target"]))
+                     check_freeze=lambda: _recheck(args, gd.path, state["target"]), announce=announce)
     start = run.resume_point() if args.resume else 0
     if args.resume:
         print(f"== resuming game day {gd.gameday.name} in {folder} at experiment {start + 1} of {len(state['planned'])}")

@@ -24,6 +24,7 @@ from harness.errors import HarnessError, Refused
 from harness.events import Event, RunStatus
 from harness.gameday.render import write_reports
 from harness.gameday.whole import namespaces_of, wait_whole
+from harness.notify.gameday import GameDayAnnouncer
 from harness.spec.gameday import STOP_AT, LoadedGameDay
 from harness.spec.loader import LoadedExperiment
 
@@ -99,6 +100,8 @@ class GameDayRun:
     notes: Notes = field(default_factory=list)
     check_freeze: Callable[[], None] = lambda: None
     say: Callable[[str], None] = print
+    announce: GameDayAnnouncer | None = None
+    """The game day's own Slack messages (start and end); each run still sends its own."""
 
     def save(self) -> None:
         tmp = self.folder / f"{STATE}.tmp"
@@ -122,6 +125,9 @@ class GameDayRun:
         self.state.update(status="running", ended=None, exit_code=None, stopped_because=None, interrupted=False,
                           not_whole=False)
         self.save()
+        if self.announce is not None:
+            rest = [self.experiments[p].experiment.timeline.planned_seconds() for p in self.state["planned"][start:]]
+            self.announce.started(self.state, sum(rest) + self.gameday.gameday.between.pause * max(0, len(rest) - 1))
         planned = self.state["planned"]
         try:
             for i in range(start, len(planned)):
@@ -207,4 +213,6 @@ class GameDayRun:
                           status="interrupted" if self.state.get("interrupted") else
                           ("completed" if done else "stopped"))
         self.save()
+        if self.announce is not None:
+            self.announce.ended(self.state)
         return worst
