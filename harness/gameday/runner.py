@@ -25,6 +25,7 @@ from harness.events import Event, RunStatus
 from harness.gameday.render import write_reports
 from harness.gameday.whole import namespaces_of, wait_whole
 from harness.notify.gameday import GameDayAnnouncer
+from harness.report.runfolder import make_run_dir
 from harness.spec.gameday import STOP_AT, LoadedGameDay
 from harness.spec.loader import LoadedExperiment
 
@@ -41,15 +42,8 @@ def _now() -> str:
 
 
 def new_folder(reports: Path, name: str) -> Path:
-    """``reports/<UTC timestamp>-gameday-<name>/`` (unique)."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    base = reports / f"{stamp}-gameday-{name}"
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    path.mkdir(parents=True)
-    return path
+    """``reports/<UTC timestamp>-gameday-<name>/`` (unique, named like run folders)."""
+    return make_run_dir(reports, f"gameday-{name}", time.time())
 
 
 def read_state(folder: Path) -> dict[str, Any]:
