@@ -1,4 +1,6 @@
-"""Detection and recovery held to the sandbox's ground truth (``truth.jsonl``), at 2 req/s and ~300 req/s.
+"""Detection and recovery held to the sandbox's ground truth (``truth.jsonl``), at 2 req/s and ~200 req/s (a load that leaves the
+sandbox CPU on a two-core machine shared with a second test worker: the harness measures the site, not
+a starved sandbox).
 
 The fault scales catalog to 0 and back. Ground truth, from the ingress's own records: the catalog is
 *down* from the moment no pod is both routed to (``endpoint.added``, not ``endpoint.removed``) and alive
@@ -37,9 +39,9 @@ slos:
 """ + FAULT
 
 LOADED = """
-load: {users: 60, spawn_rate: 60, think_time: 0.1s..0.3s, workers: 1}
+load: {users: 40, spawn_rate: 40, think_time: 0.1s..0.3s, workers: 1}
 slos:
-  # the sandbox's pods have finite capacity: at ~300 req/s a rare 503 is real, so "up" is 90 % per second
+  # the sandbox's pods have finite capacity: at ~200 req/s a rare 503 is real, so "up" is 90 % per second
   - {name: catalog-up, sli: step.catalog.api.success_ratio, objective: ">= 90%", window: baseline}
   - {name: recovery, sli: recovery_time, objective: "<= 30s", consecutive: 2}
 """ + FAULT
