@@ -25,10 +25,10 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field, ValidationError, field_validator, model_validator
 
-from harness.errors import InvalidExperiment, Problem
+from harness.errors import InvalidExperiment
 from harness.spec.errors import validation_problems
 from harness.spec.models import SLUG, Frozen
-from harness.spec.yamldoc import duplicate_keys, parse_yaml
+from harness.spec.yamldoc import duplicate_keys, read_yaml
 
 FREEZE_FILE = "freeze.yaml"
 
@@ -141,13 +141,7 @@ def default_freeze_path(path: Path) -> Path:
 
 def load_freeze(path: Path) -> list[FreezeWindow]:
     """The windows of a freeze file; InvalidExperiment with every problem (file:line, field, hint)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidExperiment([Problem(str(path), None, "", f"cannot read the freeze file: {exc}")]) from exc
-    doc, problems = parse_yaml(text, str(path))
-    if doc is None:
-        raise InvalidExperiment(problems)
+    doc = read_yaml(path, "the freeze file")
     if doc.data is None:
         return []
     problems = duplicate_keys(doc)

@@ -31,7 +31,7 @@ from harness.errors import InvalidExperiment, Problem
 from harness.spec.errors import validation_problems
 from harness.spec.fieldtypes import Duration
 from harness.spec.models import SLUG, Frozen
-from harness.spec.yamldoc import YamlDoc, duplicate_keys, parse_yaml
+from harness.spec.yamldoc import YamlDoc, duplicate_keys, read_yaml
 
 StopOn = Literal["breach", "abort", "never"]
 STOP_AT: dict[str, int] = {"breach": 1, "abort": 3, "never": 4}
@@ -160,13 +160,7 @@ def load_gameday(path: Path) -> LoadedGameDay:
     The experiments it names are resolved (paths must exist, tag selections must match) but not loaded:
     ``harness gameday run`` loads them all before running any."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidExperiment([Problem(str(path), None, "", f"cannot read the file: {exc}")]) from exc
-    doc, problems = parse_yaml(text, str(path))
-    if doc is None:
-        raise InvalidExperiment(problems)
+    doc = read_yaml(path)
     if not isinstance(doc.data, dict):
         raise InvalidExperiment([Problem(str(path), 1, "", "expected a mapping of game-day fields",
                                          "start with `name: my-game-day`")])

@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from harness.errors import Problem
+from harness.errors import InvalidExperiment, Problem
 
 ENV_RE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 Loc = tuple[int | str, ...]
@@ -138,3 +139,16 @@ def substitute_env(data: Any, environ: Mapping[str, str], secrets: set[str]) -> 
     if isinstance(data, list):
         return [substitute_env(v, environ, secrets) for v in data]
     return data
+
+
+def read_yaml(path: Path, what: str = "the file") -> YamlDoc:
+    """``path`` read and parsed with line numbers; InvalidExperiment (file:line) when it cannot be read
+    or is not YAML."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidExperiment([Problem(str(path), None, "", f"cannot read {what}: {exc}")]) from exc
+    doc, problems = parse_yaml(text, str(path))
+    if doc is None:
+        raise InvalidExperiment(problems)
+    return doc
