@@ -56,6 +56,10 @@ class Timings(_Frozen):
     default_grace_period: float = Field(5.0, description="Default terminationGracePeriodSeconds.")
     vm_stop_delay: float = Field(0.5, description="How long a stop/start operation takes.")
     reconcile_interval: float = Field(0.2, description="Controller resync period.")
+    mig_repair_delay: float = Field(
+        3.0, ge=0, description="How long a managed instance group whose repair is on waits before recreating a "
+                               "VM someone else stopped (new instance id, same name; its node comes back NotReady, "
+                               "then Ready).")
 
 
 class SandboxConfig(_Frozen):
@@ -77,6 +81,19 @@ class SandboxConfig(_Frozen):
     db_pool_size: int = Field(4, ge=1, description="PostgreSQL connections per shop pod.")
     prometheus: bool = Field(True, description="Start Prometheus when a binary is on PATH.")
     scrape_interval: str = Field("2s", description="Prometheus scrape interval.")
+    node_network: str = Field(
+        "shop-vpc", description="The VPC network the node VMs' interfaces are on. The sandbox has this network "
+                                "and `default`; firewall rules naming any other network are refused, as the API does.")
+    mig_repair: bool = Field(
+        False, description="Start every zone's managed instance group with repair on (autoHealingPolicies plus "
+                           "instanceLifecyclePolicy.defaultActionOnFailure: REPAIR): a VM stopped behind the MIG's "
+                           "back is recreated after timings.mig_repair_delay.")
+    denied_permissions: list[str] = Field(
+        default_factory=list,
+        description="Permissions the sandbox denies to every caller, to test preflight checks: Kubernetes as "
+                    "'<verb> <resource>[/<subresource>]' (e.g. 'create pods/eviction'), answered by "
+                    "SelfSubjectAccessReview and refused with 403; Compute as IAM permission names (e.g. "
+                    "'compute.instances.stop'), answered by testIamPermissions and refused with 403.")
 
     @property
     def zone_names(self) -> list[str]:
