@@ -65,6 +65,7 @@ def endpoints_of(ctx: Context) -> dict[str, Any]:
         "prometheus": prom_url,
         "project": ctx.config.project,
         "region": ctx.config.region,
+        "network": ctx.config.node_network,
         "zones": ctx.config.zone_names,
         "namespace": ctx.config.namespace,
         "kubeconfig": str((ctx.dir / "kubeconfig").resolve()),
