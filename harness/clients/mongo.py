@@ -54,6 +54,26 @@ def mapped(what: str) -> Iterator[None]:
         raise PermanentClientError(f"{what}: {exc}") from None
 
 
+_SET_OPTIONS = ("replicaset", "directconnection", "loadbalanced", "srvservicename", "srvmaxhosts")
+"""URI options about the whole set, which do not apply to a connection to one member."""
+
+
+def direct_options(uri: str) -> dict[str, Any]:
+    """The MongoClient options to reach one member of ``uri``'s replica set directly, keeping what the URI says
+    about security: credentials, ``authSource`` (the URI's database when not given, as the driver does),
+    the auth mechanism, TLS and its files (a ``mongodb+srv`` URI implies TLS), timeouts, compressors."""
+    parsed = parse_uri(uri)
+    opts: dict[str, Any] = {k: v for k, v in dict(parsed["options"]).items() if k.lower() not in _SET_OPTIONS}
+    if parsed.get("username") is not None:
+        opts["username"] = parsed["username"]
+        if parsed.get("password") is not None:
+            opts["password"] = parsed["password"]
+        if parsed.get("database") and not any(k.lower() == "authsource" for k in opts):
+            opts["authSource"] = parsed["database"]
+    opts["directConnection"] = True
+    return opts
+
+
 class MongoAdmin:
     """Administrative commands on one replica set (``uri``), with short, explicit timeouts."""
 
@@ -66,12 +86,8 @@ class MongoAdmin:
                                    "socketTimeoutMS": self.timeout_ms * 4, "appname": "harness"}
         if member is None:
             return MongoClient(self.uri, **options)
-        # one member directly, with the URI's credentials and options
-        parsed = parse_uri(self.uri)
         host, port = member.rsplit(":", 1)
-        auth = {k: v for k, v in {"username": parsed.get("username"), "password": parsed.get("password")}.items()
-                if v is not None}
-        return MongoClient(host, int(port), directConnection=True, **auth, **options)
+        return MongoClient(host, int(port), **direct_options(self.uri), **options)
 
     def command(self, body: dict[str, Any], member: str | None = None) -> dict[str, Any]:
         """Run one admin command (on the primary, or on ``member`` directly) and return its reply."""
