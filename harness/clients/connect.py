@@ -38,6 +38,8 @@ class Connection:
     prometheus_url: str | None = None
     project: str | None = None
     region: str | None = None
+    network: str | None = None
+    host_project: str | None = None
     zones: list[str] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)
     postgres_allowed_hosts: list[str] = field(default_factory=list)
@@ -77,6 +79,7 @@ def _sandbox_connection(endpoints_file: Path) -> Connection:
         prometheus_url=eps.get("prometheus"),
         project=eps["project"],
         region=eps["region"],
+        network=eps.get("network"),
         zones=list(eps["zones"]),
         namespaces=[eps.get("namespace", "shop")],
         postgres_allowed_hosts=["127.0.0.1", "localhost"],
@@ -100,6 +103,8 @@ def resolve_connection(target: Any) -> Connection:
         prometheus_url=getattr(target, "prometheus_url", None),
         project=target.project,
         region=target.region,
+        network=getattr(target, "network", None),
+        host_project=getattr(target, "host_project", None),
         namespaces=list(target.namespaces or []),
         postgres_allowed_hosts=list(getattr(pg, "allowed_hosts", None) or []),
         postgres_dsn=getattr(pg, "dsn", None),

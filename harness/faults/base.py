@@ -71,6 +71,10 @@ class FaultEnv:
     run's own ``dsn``/``uri`` parameters, resolved from the environment. Never journaled."""
     project: str | None = None
     region: str | None = None
+    network: str | None = None
+    """The VPC network of the cluster's VMs (a name or ``projects/P/global/networks/N``); none: read from the VMs."""
+    network_project: str | None = None
+    """The network's host project on a Shared VPC; none: ``project``."""
     rng: random.Random = field(default_factory=random.Random)
     max_pods_fraction: float = 1.0
     require_capacity: bool = False  # safety.require_capacity: zone faults refuse when capacity fails

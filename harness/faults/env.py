@@ -21,6 +21,8 @@ def fault_env(conn: Connection, record: Recorder = no_record, seed: int | None =
         postgres={"dsn": conn.postgres_dsn, "allowed_hosts": conn.postgres_allowed_hosts},
         project=conn.project,
         region=conn.region,
+        network=conn.network,
+        network_project=conn.host_project,
         rng=random.Random(seed),
         max_pods_fraction=max_pods_fraction,
     )

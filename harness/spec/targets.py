@@ -75,6 +75,12 @@ class GkeTarget(Frozen):
         default=None, description="kubeconfig context of the cluster; none: the current context (unused in-cluster).")
     project: str = Field(description="Google Cloud project id.")
     region: str = Field(description="Region of the cluster, e.g. europe-west1.")
+    network: str | None = Field(
+        default=None, description="VPC network of the node VMs (name, or projects/P/global/networks/N); the network "
+                                  "outage puts its firewall rules there and checks every VM is on it. None: the one "
+                                  "network the VMs' interfaces are on.")
+    host_project: str | None = Field(
+        default=None, description="Host project of a Shared VPC (firewall rules belong to it); none: `project`.")
     namespaces: list[str] = Field(default_factory=list, description="Namespaces of the shop.")
     site_url: str = Field(description="Public URL of the shop, loaded by Locust and probed.")
     prometheus_url: str | None = Field(default=None, description="Prometheus API URL.")
