@@ -97,7 +97,7 @@ def test_discovery_documents(sbx: Sandbox) -> None:
     apps = {r["name"]: r for r in sbx.http.get("/apis/apps/v1").json()["resources"]}
     assert apps["deployments/scale"]["kind"] == "Scale" and apps["deployments/scale"]["group"] == "autoscaling"
     groups = {g["name"] for g in sbx.http.get("/apis").json()["groups"]}
-    assert groups == {"apps", "policy", "coordination.k8s.io", "batch", "rbac.authorization.k8s.io"}
+    assert groups == {"apps", "policy", "coordination.k8s.io", "batch", "rbac.authorization.k8s.io", "authorization.k8s.io"}
     assert sbx.http.get("/healthz").text == "ok"
     assert sbx.http.get("/openapi/v3").json()["kind"] == "Status"
 

@@ -5,7 +5,8 @@ HTTPS on ``127.0.0.1:ctx.ports["kubernetes"]`` (a per-sandbox CA, ``tls``), bear
 every resource in ``store.RESOURCES``: discovery, list/get/create/update/patch/delete/deletecollection,
 watch, the ``status`` and ``scale`` subresources, ``pods/eviction`` (PodDisruptionBudgets honoured),
 server-side Tables for kubectl, Status objects for every error, injectable API faults
-(``/sandbox/api-faults``) and a request log (``requestlog``: ``requests.jsonl``). ``kubectl`` and the
+(``/sandbox/api-faults``) and a request log (``requestlog``: ``requests.jsonl``), ``SelfSubjectAccessReview`` and 403s for the permissions the
+config denies (``authz``). ``kubectl`` and the
 official Python client work against it unchanged.
 
     api = KubeApi()               # a new random token and CA
@@ -27,7 +28,7 @@ from harness.selectors import SelectorError
 from ..core import apifaults
 from ..core.context import Context
 from ..core.store import StoreError
-from . import auth
+from . import auth, authz
 from .crud import create, get, list_objects, patch, update
 from .delete import delete, delete_collection, evict
 from .discovery import (
@@ -40,7 +41,7 @@ from .discovery import (
     resource_list,
 )
 from .io import STATE, ApiState, json_response, read_body, state
-from .request import RequestInfo, resolve
+from .request import REVIEW_PATH, RequestInfo, resolve
 from .requestlog import RequestLog
 from .scale import get_scale, patch_scale, update_scale
 from .status import ApiError, failure, method_not_allowed, path_not_found
@@ -114,6 +115,7 @@ async def _resource(req: web.Request) -> web.StreamResponse:
     allowed = set(info.resource.verbs) | {"deletecollection"}
     if handler is None or (not info.subresource and info.verb not in allowed):
         raise method_not_allowed(req.method, req.path)
+    authz.check(req, info)  # 403 for a permission the sandbox config denies
     return await handler(req, info)
 
 
@@ -121,6 +123,8 @@ async def _api(req: web.Request) -> web.StreamResponse:
     parts = [p for p in req.path.split("/") if p]
     if _is_discovery(parts):
         return await _discovery(req, parts)
+    if req.path.rstrip("/") == REVIEW_PATH:
+        return await authz.review(req)
     return await _resource(req)
 
 

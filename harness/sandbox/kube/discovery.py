@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.store import RESOURCES, Resource
+from .authz import REVIEW_RESOURCE
+from .request import AUTHZ_GROUP, AUTHZ_VERSION
 
 Obj = dict[str, Any]
 
@@ -35,6 +37,8 @@ SCALE_SUBRESOURCE = frozenset({"deployments", "replicasets", "statefulsets"})
 CATEGORY_ALL = frozenset({"pods", "services", "deployments", "replicasets", "daemonsets", "statefulsets"})
 
 _STATUS_VERBS = ["get", "patch", "update"]
+# Served resources that are not stored objects: (group, version) -> discovery entries.
+VIRTUAL: dict[tuple[str, str], list[Obj]] = {(AUTHZ_GROUP, AUTHZ_VERSION): [REVIEW_RESOURCE]}
 
 
 def _main_entry(res: Resource) -> Obj:
@@ -78,20 +82,21 @@ def _entries(res: Resource) -> list[Obj]:
 def group_versions() -> dict[str, list[str]]:
     """Served API groups (``""`` is core) and their versions."""
     out: dict[str, list[str]] = {}
-    for res in RESOURCES.values():
-        versions = out.setdefault(res.group, [])
-        if res.version not in versions:
-            versions.append(res.version)
+    pairs = [(res.group, res.version) for res in RESOURCES.values()] + list(VIRTUAL)
+    for group, version in pairs:
+        versions = out.setdefault(group, [])
+        if version not in versions:
+            versions.append(version)
     return out
 
 
 def resource_list(group: str, version: str) -> Obj | None:
     """The ``APIResourceList`` of one group/version, or ``None`` when it is not served."""
     resources = [r for r in RESOURCES.values() if r.group == group and r.version == version]
-    if not resources:
+    entries = [e for r in resources for e in _entries(r)] + VIRTUAL.get((group, version), [])
+    if not entries:
         return None
     group_version = f"{group}/{version}" if group else version
-    entries = [e for r in resources for e in _entries(r)]
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": entries}
 
 

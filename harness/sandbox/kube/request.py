@@ -13,6 +13,10 @@ NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
 
 _TRUE = frozenset({"true", "1", "yes"})
 
+AUTHZ_GROUP, AUTHZ_VERSION = "authorization.k8s.io", "v1"
+REVIEW_PATH = f"/apis/{AUTHZ_GROUP}/{AUTHZ_VERSION}/selfsubjectaccessreviews"
+"""``SelfSubjectAccessReview``: created, never stored (answered by ``authz``)."""
+
 
 @dataclass(frozen=True)
 class RequestInfo:

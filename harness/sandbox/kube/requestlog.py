@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
-from .request import resolve
+from .request import AUTHZ_GROUP, REVIEW_PATH, resolve
 from .status import ApiError
 
 Obj = dict[str, Any]
@@ -24,6 +24,9 @@ def describe(method: str, path: str, query: dict[str, str]) -> Obj:
     parts = [p for p in path.split("/") if p]
     is_api = bool(parts) and parts[0] in ("api", "apis")
     discovery = is_api and (len(parts) <= 2 or (len(parts) == 3 and parts[0] == "apis"))
+    if path.rstrip("/") == REVIEW_PATH:
+        return {"verb": "create", "group": AUTHZ_GROUP, "resource": "selfsubjectaccessreviews", "namespace": None,
+                "name": None}
     if is_api and not discovery:
         try:
             info = resolve(method, path, query.get("watch"))
