@@ -26,6 +26,10 @@ from harness.errors import PermanentClientError, TransientClientError
 
 Obj = dict[str, Any]
 
+POOL_SIZE = 32
+"""urllib3 connections kept per host: at least the concurrency of any caller (pod-kill deletes 24 pods at
+once from threads; the client's default, 5 per CPU, would serialise them on a small machine)."""
+
 
 def _map_error(exc: ApiException, what: str) -> Exception:
     status = int(exc.status or 0)
@@ -85,6 +89,7 @@ class KubeClient:
         self.source = configure(cfg, kubeconfig, context, environ, service_account)
         """Where the credentials came from: a kubeconfig path, or ``in-cluster``."""
         cfg.retries = False  # the harness's retry policy decides, not urllib3
+        cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize, POOL_SIZE)
         self.api = client.ApiClient(cfg)
         self.core = client.CoreV1Api(self.api)
         self.apps = client.AppsV1Api(self.api)

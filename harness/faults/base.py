@@ -140,6 +140,9 @@ class Fault(ABC):
         """How long the fault window stays open after the first action (the step's duration or hold)."""
         self.allow_empty = False
         """The step's ``allow_empty``: run even when ``plan`` finds nothing to touch."""
+        self.on_first_action: Callable[[], None] | None = None
+        """Called once, right after the first undo record is journaled (the fault window opens there, not
+        when ``inject`` returns: a pod-kill of 1,500 pods is seconds of deletes)."""
 
     # -- the lifecycle -----------------------------------------------------------------------------
     @abstractmethod
@@ -184,6 +187,8 @@ class Fault(ABC):
         clean = undo_record(strip_passwords(record.model_dump(mode="json")))
         self._undo.append(clean)
         self.env.record(Event.FAULT_UNDO, id=self.id, kind=self.kind, undo=clean.model_dump(mode="json"))
+        if len(self._undo) == 1 and self.on_first_action is not None:
+            self.on_first_action()
 
 
 def fault_class(kind: str) -> type[Fault]:

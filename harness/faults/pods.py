@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -93,6 +95,13 @@ async def _kube(env: FaultEnv, what: str, fn: Any, *args: Any) -> Any:
     return await retry_transient(call, deadline=30, what=what, on_retry=env.on_retry)
 
 
+DELETE_CONCURRENCY = 24
+"""Pod deletes in flight at once (threads of the pod-kill's own pool; the Kubernetes client's connection
+pool is at least this big, see harness.clients.kube)."""
+BATCH = 100
+"""Pods per undo record: a batch's ``PodsKilled`` is journaled before any of its deletes starts."""
+
+
 @FAULTS.register
 class PodKill(Fault):
     """Delete ``count`` (or ``fraction`` of) the ready pods matching a selector; repeat ``every``."""
@@ -154,18 +163,49 @@ class PodKill(Fault):
         return self.env.rng.sample(ready, min(k, len(ready)))
 
     async def inject(self) -> None:
-        p = self.params
         victims = self._choose(await self._candidates())
         if not victims:  # allow_empty, or the pods went away since the plan
             self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="killed", pods=[])
             return
         names = [pod["metadata"]["name"] for pod in victims]
-        self.record_undo(PodsKilled(namespace=p.namespace, killed=names))
-        for name in names:
-            await _kube(self.env, f"delete pod {name}", self.env.need_kube().delete_pod, p.namespace, name,
-                        p.grace_period)
-            self.targets.append(f"{p.namespace}/{name}")
-        self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="killed", pods=names)
+        first, errors = await self._delete_all(names)
+        took = time.time() - first
+        self.measurements.update(pods_killed=len(names), delete_seconds=round(took, 3))
+        self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="killed", pods=names,
+                        first_delete=round(first, 3), delete_seconds=round(took, 3), failed=len(errors))
+        if errors:
+            raise errors[0]
+
+    async def _delete_all(self, names: list[str]) -> tuple[float, list[BaseException]]:
+        """Delete ``names``, DELETE_CONCURRENCY at a time, journaling one undo record per BATCH pods before
+        the first delete of that batch starts. Returns when the first delete started and every error
+        (each pod is tried whatever happens to the others)."""
+        p = self.params
+        kube = self.env.need_kube()
+        gate = asyncio.Semaphore(DELETE_CONCURRENCY)
+        loop = asyncio.get_running_loop()
+        first = 0.0
+
+        async def one(pool: ThreadPoolExecutor, name: str) -> None:
+            async def call() -> Any:
+                return await loop.run_in_executor(pool, kube.delete_pod, p.namespace, name, p.grace_period)
+
+            try:
+                await retry_transient(call, deadline=30, what=f"delete pod {name}", on_retry=self.env.on_retry)
+                self.targets.append(f"{p.namespace}/{name}")
+            finally:
+                gate.release()
+
+        with ThreadPoolExecutor(DELETE_CONCURRENCY, thread_name_prefix="pod-kill") as pool:
+            tasks = []
+            for i, name in enumerate(names):
+                await gate.acquire()
+                if i % BATCH == 0:
+                    self.record_undo(PodsKilled(namespace=p.namespace, killed=names[i:i + BATCH]))
+                first = first or time.time()
+                tasks.append(asyncio.create_task(one(pool, name)))
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        return first, [r for r in results if isinstance(r, BaseException)]
 
 
 @FAULTS.register

@@ -248,6 +248,7 @@ class Run:
     async def _run_fault(self, fault: Fault, at: float, base: float) -> None:
         assert self.journal and self.timeline
         await asyncio.sleep(max(0.0, base + at - time.time()))
+        fault.on_first_action = self._active_changed  # the timeline's fault window opens at the first action
         with self._fault_errors(fault, "inject"):
             await fault.inject()
         self.journal.write(Event.FAULT_INJECTED, id=fault.id, kind=fault.kind, targets=fault.targets)
