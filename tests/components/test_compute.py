@@ -139,7 +139,7 @@ def test_set_labels(compute: Running) -> None:
 
 def _deny_rule(name: str, tags: list[str]) -> compute_v1.Firewall:
     return compute_v1.Firewall(
-        name=name, direction="INGRESS", priority=100, target_tags=tags,
+        name=name, direction="INGRESS", priority=100, target_tags=tags, network="global/networks/shop-vpc",
         denied=[compute_v1.Denied(I_p_protocol="all")], source_ranges=["0.0.0.0/0"],
     )
 

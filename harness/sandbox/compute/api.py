@@ -1,4 +1,5 @@
-"""The sandbox's Compute Engine API: instances, zone/global operations and firewalls over real HTTP.
+"""The sandbox's Compute Engine API: instances, zone/global operations, firewalls, networks
+(`networks`), managed instance groups (`migs`) and IAM permission checks (`iam`) over real HTTP.
 
 The official client reaches it with::
 
@@ -18,13 +19,14 @@ transport builds *without* these options (it would call compute.googleapis.com).
     # (and "global_operations" / "region_operations" likewise)
 
 Stop/start take ``timings.vm_stop_delay``; the VM status in ``ctx.vms`` is the truth the kubelet reads.
+A VM stopped while its MIG's repair is on is recreated by the MIG (see `migs`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -32,6 +34,8 @@ from aiohttp import web
 from ..core import apifaults
 from ..core.context import Context, Vm
 from .firewalls import Firewalls, vm_blocked
+from .iam import Iam, Route
+from .migs import ManagedGroups
 from .model import (
     API_ROOT,
     GoogleError,
@@ -45,6 +49,7 @@ from .model import (
     region_url,
     zone_url,
 )
+from .networks import Networks
 
 __all__ = ["ComputeApi", "compute_client_options", "vm_blocked"]
 
@@ -52,6 +57,11 @@ PREFIX = "/compute/v1/projects/{project}"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Transition = Callable[[Vm], Awaitable[None]]
+
+
+def _instance_permission(request: web.Request) -> str:
+    """instances.stop needs compute.instances.stop, and so on for every custom method."""
+    return f"compute.instances.{request.match_info['action']}"
 
 
 def compute_client_options(url: str) -> dict[str, Any]:
@@ -76,12 +86,14 @@ class ComputeApi:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._requests = 0
+        self.migs: ManagedGroups | None = None
 
     # -- component protocol -------------------------------------------------------------------------
 
     async def start(self, ctx: Context) -> None:
         """Serve on 127.0.0.1:ctx.ports["compute"]."""
         self.ctx = ctx
+        self.migs = ManagedGroups(ctx, self.ops, self._spawn, self._locks)
         app = web.Application(middlewares=[self._middleware])
         app.add_routes(self._routes())
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
@@ -99,30 +111,58 @@ class ComputeApi:
             self._runner = None
 
     def health(self) -> dict[str, Any]:
-        """Serving flag, VM statuses and request count."""
+        """Serving flag, VM statuses, request count, and the MIGs (repair on/off, recreations)."""
         vms = {n: vm.status for n, vm in self.ctx.vms.items()} if self.ctx else {}
-        return {"ok": self._runner is not None, "vms": vms, "requests": self._requests}
+        migs = self.migs.health() if self.migs else {}
+        return {"ok": self._runner is not None, "vms": vms, "requests": self._requests, **migs}
 
     # -- plumbing -----------------------------------------------------------------------------------
 
     def _routes(self) -> list[web.RouteDef]:
-        assert self.ctx is not None
+        assert self.ctx is not None and self.migs is not None
         zones, inst = PREFIX + "/zones", PREFIX + "/zones/{zone}/instances"
-        firewalls = Firewalls(self.ctx, self.ops)
-        return [
-            web.get(zones, self._list_zones),
-            web.get(zones + "/{zone}", self._get_zone),
-            web.get(PREFIX + "/regions/{region}", self._get_region),
-            web.get(inst, self._list_instances),
-            web.get(PREFIX + "/aggregated/instances", self._aggregated_instances),
-            web.get(inst + "/{name}", self._get_instance),
-            web.post(inst + "/{name}/{action}", self._instance_action),
-            web.get(zones + "/{zone}/operations/{op}", self._get_op),
-            web.post(zones + "/{zone}/operations/{op}/wait", self._wait_op),
-            web.get(PREFIX + "/global/operations/{op}", self._get_op),
-            web.post(PREFIX + "/global/operations/{op}/wait", self._wait_op),
-            *firewalls.routes(PREFIX),
+        iam = Iam(self.ctx)
+        routes = [
+            Route("GET", zones, self._list_zones, "compute.zones.list"),
+            Route("GET", zones + "/{zone}", self._get_zone, "compute.zones.get"),
+            Route("GET", PREFIX + "/regions/{region}", self._get_region, "compute.regions.get"),
+            Route("GET", inst, self._list_instances, "compute.instances.list"),
+            Route("GET", PREFIX + "/aggregated/instances", self._aggregated_instances, "compute.instances.list"),
+            Route("GET", inst + "/{name}", self._get_instance, "compute.instances.get"),
+            Route("POST", inst + "/{name}/testIamPermissions", self._instance_permissions(iam), None),
+            Route("POST", inst + "/{name}/{action}", self._instance_action, _instance_permission, trim=1),
+            Route("GET", zones + "/{zone}/operations/{op}", self._get_op, "compute.zoneOperations.get"),
+            Route("POST", zones + "/{zone}/operations/{op}/wait", self._wait_op, "compute.zoneOperations.get", 1),
+            Route("GET", PREFIX + "/global/operations/{op}", self._get_op, "compute.globalOperations.get"),
+            Route("POST", PREFIX + "/global/operations/{op}/wait", self._wait_op, "compute.globalOperations.get", 1),
+            *Firewalls(self.ctx, self.ops).routes(PREFIX),
+            *self._network_routes(),
+            *self.migs.routes(PREFIX),
+            Route("POST", zones + "/{zone}/instanceGroups/{name}/testIamPermissions", self._group_permissions(iam),
+                  None),
         ]
+        return [iam.route(r) for r in routes]
+
+    def _network_routes(self) -> list[Route]:
+        assert self.ctx is not None
+        networks = Networks(self.ctx)
+        return [Route("GET", PREFIX + "/global/networks", networks.list, "compute.networks.list"),
+                Route("GET", PREFIX + "/global/networks/{name}", networks.get, "compute.networks.get")]
+
+    def _instance_permissions(self, iam: Iam) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            self._vm(request)  # 404 for an unknown instance
+            return await iam.test_permissions(request)
+
+        return handler
+
+    def _group_permissions(self, iam: Iam) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            assert self.migs is not None
+            self.migs.group(request.match_info["zone"], request.match_info["name"], "instanceGroups")
+            return await iam.test_permissions(request)
+
+        return handler
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -258,10 +298,11 @@ class ComputeApi:
     def _setters(self) -> dict[str, Callable[[Vm, dict[str, Any]], None]]:
         return {"setTags": self._set_tags, "setLabels": self._set_labels}
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _run_transition(self, vm: Vm, op: Operation, transition: Transition) -> None:
         lock = self._locks.setdefault(vm.name, asyncio.Lock())
@@ -285,6 +326,8 @@ class ComputeApi:
         await asyncio.sleep(self._delay)
         vm.status = "TERMINATED"
         self.ctx.truth.record("vm.stopped", name=vm.name, zone=vm.zone)
+        if self.migs is not None:
+            self.migs.vm_stopped(vm)  # recreated later if its MIG repairs
 
     async def _start_vm(self, vm: Vm) -> None:
         assert self.ctx is not None

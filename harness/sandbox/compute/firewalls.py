@@ -1,7 +1,8 @@
 """Firewall rules of the sandbox's Compute Engine API, and the question the data plane asks of them.
 
-Rules live in ``ctx.firewalls`` (name -> resource dict as the real API returns it). The ingress and the
-fault proxy ask `vm_blocked` whether traffic to or from a VM is denied.
+Rules live in ``ctx.firewalls`` (name -> resource dict as the real API returns it). A rule is on one VPC
+network (``default`` when the insert names none, as the real API does) and only applies to the VMs on
+that network. The ingress and the fault proxy ask `vm_blocked` whether traffic to or from a VM is denied.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Any
 from aiohttp import web
 
 from ..core.context import Context
+from .iam import Route
 from .model import API_ROOT, GoogleError, Operations, matches_filter, network_url, now_rfc3339
+from .networks import resolve_network
 
 _FIELDS = (
     "name", "description", "network", "priority", "direction", "denied", "allowed", "sourceRanges",
@@ -22,13 +25,14 @@ _FIELDS = (
 
 
 def vm_blocked(ctx: Context, vm_name: str, direction: str) -> bool:
-    """Whether an enabled deny rule in ``direction`` (INGRESS or EGRESS) applies to the VM: its
-    targetTags intersect the VM's tags, or it has no targetTags (it applies to every instance)."""
+    """Whether an enabled deny rule in ``direction`` (INGRESS or EGRESS) applies to the VM: it is on the
+    VM's network, and its targetTags intersect the VM's tags or it has none (every instance)."""
     vm = ctx.vms.get(vm_name)
     if vm is None:
         return False
+    network = network_url(ctx.config.project, vm.network)
     for rule in ctx.firewalls.values():
-        if rule.get("disabled") or not rule.get("denied"):
+        if rule.get("disabled") or not rule.get("denied") or rule.get("network") != network:
             continue
         if rule.get("direction", "INGRESS").upper() != direction.upper():
             continue
@@ -38,7 +42,8 @@ def vm_blocked(ctx: Context, vm_name: str, direction: str) -> bool:
     return False
 
 
-def _firewall_resource(project: str, body: dict[str, Any], rule_id: int) -> dict[str, Any]:
+def _firewall_resource(ctx: Context, body: dict[str, Any], rule_id: int) -> dict[str, Any]:
+    project = ctx.config.project
     name = body.get("name")
     if not isinstance(name, str) or not name:
         raise GoogleError(400, "Invalid value for field 'resource.name': ''. Must be a match of regex "
@@ -54,7 +59,7 @@ def _firewall_resource(project: str, body: dict[str, Any], rule_id: int) -> dict
         id=str(rule_id),
         direction=direction,
         priority=int(rule.get("priority", 1000)),
-        network=rule.get("network") or network_url(project),
+        network=resolve_network(ctx, rule.get("network")),
         selfLink=f"{API_ROOT}/projects/{project}/global/firewalls/{name}",
         creationTimestamp=now_rfc3339(),
         disabled=bool(rule.get("disabled", False)),
@@ -74,15 +79,21 @@ class Firewalls:
         self.ops = ops
         self._ids = itertools.count(8_000_000_000_000_000_001)
 
-    def routes(self, prefix: str) -> list[web.RouteDef]:
-        """Routes under ``/compute/v1/projects/{project}``."""
+    def routes(self, prefix: str) -> list[Route]:
+        """Routes under ``/compute/v1/projects/{project}``, with the permission each needs."""
         base = f"{prefix}/global/firewalls"
         return [
-            web.get(base, self.list),
-            web.post(base, self.insert),
-            web.get(base + "/{name}", self.get),
-            web.delete(base + "/{name}", self.delete),
+            Route("GET", base, self.list, "compute.firewalls.list"),
+            Route("POST", base, self.insert, "compute.firewalls.create", resource=self._new_rule_path),
+            Route("GET", base + "/{name}", self.get, "compute.firewalls.get"),
+            Route("DELETE", base + "/{name}", self.delete, "compute.firewalls.delete"),
         ]
+
+    async def _new_rule_path(self, request: web.Request) -> str:
+        """What a denied insert names: the rule it would have made."""
+        body = await request.json()
+        name = body.get("name", "") if isinstance(body, dict) else ""
+        return f"projects/{self.ctx.config.project}/global/firewalls/{name}"
 
     def _rule(self, name: str) -> dict[str, Any]:
         rule = self.ctx.firewalls.get(name)
@@ -106,15 +117,16 @@ class Firewalls:
         return web.json_response(self._rule(request.match_info["name"]))
 
     async def insert(self, request: web.Request) -> web.Response:
-        """firewalls.insert: 409 when the name is taken; the operation is DONE at once."""
+        """firewalls.insert: 409 when the name is taken, 404 when the network does not exist (400 when
+        it is malformed); the operation is DONE at once."""
         body = await request.json()
         project = self.ctx.config.project
-        rule = _firewall_resource(project, body if isinstance(body, dict) else {}, next(self._ids))
+        rule = _firewall_resource(self.ctx, body if isinstance(body, dict) else {}, next(self._ids))
         name = rule["name"]
         if name in self.ctx.firewalls:
             raise GoogleError(409, f"The resource 'projects/{project}/global/firewalls/{name}' already exists")
         self.ctx.firewalls[name] = rule
-        self.ctx.truth.record("firewall.inserted", name=name, direction=rule["direction"],
+        self.ctx.truth.record("firewall.inserted", name=name, direction=rule["direction"], network=rule["network"],
                               targetTags=rule.get("targetTags", []), denied=bool(rule.get("denied")))
         return self._done_op("insert", rule)
 

@@ -110,7 +110,7 @@ def instance_json(project: str, vm: Vm) -> dict[str, Any]:
             {
                 "kind": "compute#networkInterface",
                 "name": "nic0",
-                "network": network_url(project),
+                "network": network_url(project, vm.network),
                 "networkIP": vm.network_ip,
             }
         ],

@@ -1,5 +1,10 @@
 """The kubelet of one sandbox node: runs the pods bound to it while its VM is RUNNING, heartbeats, and
-kills every pod process at once when the VM stops."""
+kills every pod process at once when the VM stops.
+
+A VM that comes back with a new instance id (its managed instance group recreated it) is a fresh boot:
+the kubelet forgets its last heartbeat, so the node lifecycle controller turns the node NotReady, and
+starts posting again only after ``timings.container_start_delay`` (the kubelet starting), when the
+node turns Ready as after any start."""
 
 from __future__ import annotations
 
@@ -21,6 +26,8 @@ class Kubelet:
         self.heartbeats = heartbeats
         self.workers: dict[str, PodWorker] = {}
         self.vm_up: bool | None = None
+        self.vm_id: int | None = None  # the instance id seen last; a new one is a fresh boot
+        self._booting_until = 0.0
         self._last_write = 0.0
 
     def vm_running(self) -> bool:
@@ -36,6 +43,12 @@ class Kubelet:
             self.vm_up = False
             return
         self.vm_up = True
+        if self._fresh_boot():
+            self.kill_all("vm-recreated")
+            self.heartbeats[self.node] = float("-inf")  # a new kubelet has never posted status
+            self._booting_until = time.monotonic() + self.rt.ctx.config.timings.container_start_delay
+        if time.monotonic() < self._booting_until:
+            return
         self.heartbeat()
         seen = set()
         for pod in pods:
@@ -50,6 +63,14 @@ class Kubelet:
             gone = self.workers.pop(uid)
             gone.hard_kill("deleted")
             gone.release_ip()
+
+    def _fresh_boot(self) -> bool:
+        """Whether the VM's instance id changed since the last pass (recreated, not merely started)."""
+        vm = self.rt.ctx.vms.get(self.node)
+        if vm is None:
+            return False
+        seen, self.vm_id = self.vm_id, vm.id
+        return seen is not None and seen != vm.id
 
     def _new_worker(self, pod: Obj) -> PodWorker:
         restart = bool((pod.get("status") or {}).get("containerStatuses"))

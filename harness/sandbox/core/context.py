@@ -121,6 +121,7 @@ class Vm:
     machine_type: str = "e2-standard-4"
     network_ip: str = ""
     creation_timestamp: str = ""
+    network: str = "default"  # name of the VPC network its nic0 is on
 
 C = TypeVar("C")
 
@@ -146,6 +147,7 @@ class Context:
     ports: dict[str, int] = field(default_factory=dict)
     vms: dict[str, Vm] = field(default_factory=dict)
     firewalls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    networks: list[str] = field(default_factory=lambda: ["default"])  # VPC network names (see `make_networks`)
     endpoints: dict[str, Any] = field(default_factory=dict)
     pod_ips: IpAllocator | None = None
     api_faults: ApiFaults | None = None  # set by PUT /sandbox/api-faults (`apifaults.configure`)
@@ -207,6 +209,17 @@ def node_name(config: SandboxConfig, zone_suffix: str, index: int) -> str:
     return f"gke-{config.cluster_name}-default-pool-{zone_suffix}-{index}"
 
 
+def mig_name(config: SandboxConfig, zone_suffix: str) -> str:
+    """GKE-style name of a zone's node-pool managed instance group (and its instance group), e.g.
+    ``gke-shop-default-pool-b-grp``; its members are ``<name without -grp>-<index>``."""
+    return f"gke-{config.cluster_name}-default-pool-{zone_suffix}-grp"
+
+
+def make_networks(config: SandboxConfig) -> list[str]:
+    """The project's VPC networks: ``default`` and the nodes' ``config.node_network`` (once if equal)."""
+    return list(dict.fromkeys(["default", config.node_network]))
+
+
 def make_vms(config: SandboxConfig) -> dict[str, Vm]:
     """One VM per node, in every zone, named like the node it backs."""
     vms: dict[str, Vm] = {}
@@ -224,11 +237,12 @@ def make_vms(config: SandboxConfig) -> dict[str, Vm]:
                 tags=[f"gke-{config.cluster_name}-node"],
                 metadata={
                     "created-by": f"projects/{config.project}/zones/{zone}/instanceGroupManagers/"
-                    f"gke-{config.cluster_name}-default-pool-{suffix}-grp",
+                    + mig_name(config, suffix),
                     "cluster-name": config.cluster_name,
                 },
                 network_ip=f"10.132.0.{n + 1}",
                 creation_timestamp="2026-01-01T00:00:00.000-07:00",
+                network=config.node_network,
             )
     return vms
 
@@ -247,6 +261,7 @@ def new_context(config: SandboxConfig, directory: Path, store: Store | None = No
         truth=Truth(directory / "truth.jsonl"),
         ports=ports,
         vms=make_vms(config),
+        networks=make_networks(config),
         listeners=listeners,
     )
     network, ctx.network_lock = claim_pod_network(config.pod_network)
