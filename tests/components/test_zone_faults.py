@@ -17,6 +17,7 @@ from harness.errors import PermanentClientError, TransientClientError
 from harness.faults.base import fault_class
 from harness.faults.undo import read_undo
 from harness.journal import pending_faults, read_journal
+from harness.sandbox.compute.model import network_url
 from harness.sandbox.core import apifaults
 from harness.sandbox.network.netpolicy import install, pid_owning, socket_inodes
 from harness.sandbox.network.toxiproxy import Toxiproxy
@@ -230,7 +231,7 @@ def test_source_port_maps_to_process_and_egress_rule(tmp_path: Path) -> None:
         vm = m.ctx.vms[pod["spec"]["nodeName"]]
         vm.tags.append("cut")
         m.ctx.firewalls["cut-egress"] = {"name": "cut-egress", "direction": "EGRESS", "denied": [{"IPProtocol": "all"}],
-                                         "targetTags": ["cut"]}
+                                         "targetTags": ["cut"], "network": network_url(m.ctx.config.project, vm.network)}
         assert toxi.blocked_client("127.0.0.1", port)
         vm.tags.remove("cut")
         assert not toxi.blocked_client("127.0.0.1", port)

@@ -11,7 +11,9 @@ from typing import Any
 class Truth:
     """Appends to ``.sandbox/truth.jsonl``. Events: pod.created, pod.ready, pod.unready, pod.killed,
     pod.deleted, node.ready, node.notready, endpoint.added, endpoint.removed, vm.stopped, vm.started,
-    toxic.added, toxic.removed, proxy.enabled, proxy.disabled, firewall.inserted, firewall.deleted."""
+    vm.recreating, vm.recreated (a managed instance group repairing a stopped VM: name, zone, mig, old_id,
+    id), mig.patched (name, zone, repair), mig.repair_cancelled, toxic.added, toxic.removed,
+    proxy.enabled, proxy.disabled, firewall.inserted (with its network), firewall.deleted."""
 
     def __init__(self, path: Path | None) -> None:
         self._fh = open(path, "a", buffering=1) if path else None  # noqa: SIM115
