@@ -14,7 +14,7 @@ from pydantic import Field
 
 from harness.clients.postgres import PostgresClient
 from harness.errors import ClientError
-from harness.spec.access import Access
+from harness.spec.access import Access, Endpoint
 from harness.spec.params import ProbeParams
 from harness.spec.registry import PROBES
 
@@ -33,7 +33,7 @@ class PostgresProbeParams(ProbeParams):
 @PROBES.register
 class PostgresProbe(Probe):
     kind = "postgres"
-    access = Access(other=("PostgreSQL: a role that can connect (the DSN from a Secret)",))
+    access = Access(reaches=(Endpoint.POSTGRES,), other=("PostgreSQL: a role that can connect (the DSN from a Secret)",))
     Params = PostgresProbeParams
 
     @property

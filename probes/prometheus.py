@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 from pydantic import Field, field_validator, model_validator
 
-from harness.spec.access import Access
+from harness.spec.access import Access, Endpoint
 from harness.spec.fieldtypes import Objective, ObjectiveField
 from harness.spec.params import ProbeParams
 from harness.spec.registry import PROBES
@@ -194,7 +194,7 @@ def refusal(resp: httpx.Response) -> str:
 @PROBES.register
 class PrometheusProbe(Probe):
     kind = "prometheus"
-    access = Access(other=("network: the Prometheus HTTP API (the target's prometheus_url)",))
+    access = Access(reaches=(Endpoint.PROMETHEUS,), other=("network: the Prometheus HTTP API (the target's prometheus_url)",))
     Params = PrometheusProbeParams
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

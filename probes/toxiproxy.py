@@ -14,7 +14,7 @@ from pydantic import Field
 
 from harness.clients.toxiproxy import ToxiproxyClient
 from harness.errors import ClientError
-from harness.spec.access import Access
+from harness.spec.access import Access, Endpoint
 from harness.spec.params import ProbeParams
 from harness.spec.registry import PROBES
 
@@ -44,7 +44,7 @@ def describe(proxies: dict[str, Any]) -> str:
 @PROBES.register
 class ToxiproxyProbe(Probe):
     kind = "toxiproxy"
-    access = Access(other=("network: the Toxiproxy API (the target's toxiproxy_url)",))
+    access = Access(reaches=(Endpoint.TOXIPROXY,), other=("network: the Toxiproxy API (the target's toxiproxy_url)",))
     Params = ToxiproxyProbeParams
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -22,7 +22,7 @@ from harness.clients import postgres as pg
 from harness.errors import ClientError, PermanentFaultError
 from harness.events import Event
 from harness.retry import retry_transient
-from harness.spec.access import Access
+from harness.spec.access import Access, Endpoint
 from harness.spec.registry import FAULTS
 
 from .base import Fault, FaultEnv, FaultPlan, undo_each
@@ -35,6 +35,8 @@ from .databases_params import (
 )
 from .undo import Journaled, NothingToUndo, TerminateSessions
 
+SIGNAL_ROLES = ("pg_signal_backend", "pg_read_all_stats")
+"""What terminating other sessions takes: seeing them, and signalling their backends."""
 HELD_NOTE = "connections held by the harness process close when it exits; undo also terminates them by application_name"
 
 
@@ -64,7 +66,7 @@ def _undo_dsn(rec: TerminateSessions, env: FaultEnv) -> str:
 class PgFault(Fault):
     """A fault acting directly on PostgreSQL; holds ``self.app`` connections when it holds any."""
 
-    access = Access(other=("PostgreSQL: a role allowed to see and terminate other sessions (pg_signal_backend, "
+    access = Access(reaches=(Endpoint.POSTGRES,), other=("PostgreSQL: a role allowed to see and terminate other sessions (pg_signal_backend, "
                            "pg_read_all_stats) and to lock the tables named; the DSN from a Secret",))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -128,6 +130,7 @@ class PgConnectionExhaustion(PgFault):
     """Hold connections until only ``reserve`` are free under max_connections (or hold ``hold``)."""
 
     kind = "pg-connection-exhaustion"
+    access = dataclasses.replace(PgFault.access, postgres_roles=SIGNAL_ROLES)
     Params = PgConnectionExhaustionParams
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -225,6 +228,7 @@ class PgTerminateBackends(PgFault):
     """Terminate matching sessions once, or every ``every`` seconds for ``duration``."""
 
     kind = "pg-terminate-backends"
+    access = dataclasses.replace(PgFault.access, postgres_roles=SIGNAL_ROLES)
     Params = PgTerminateBackendsParams
 
     def _filters(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 from harness.errors import PermanentFaultError
 from harness.events import Event
 from harness.retry import retry_transient
-from harness.spec.access import Access
+from harness.spec.access import Access, Endpoint
 from harness.spec.fieldtypes import Duration
 from harness.spec.params import FaultParams
 from harness.spec.registry import FAULTS
@@ -133,7 +133,7 @@ def _streams(stream: str) -> list[str]:
 class ProxyFault(Fault):
     """A fault that adds toxics to (or disables) one named proxy."""
 
-    access = Access(other=("network: the Toxiproxy API (the target's toxiproxy_url)",))
+    access = Access(reaches=(Endpoint.TOXIPROXY,), other=("network: the Toxiproxy API (the target's toxiproxy_url)",))
 
     def toxics(self) -> list[ToxicSpec]:
         """The toxics this fault adds (empty when it disables the proxy instead)."""

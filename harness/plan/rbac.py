@@ -81,6 +81,9 @@ class RbacPlan:
         for nr in access.urls:
             for url in nr.urls:
                 self.urls.setdefault(url, set()).update(nr.verbs)
+        for gcp in access.gcp:
+            when = f" for mode: {gcp.mode}" if gcp.mode else ""
+            self.other[f"GCP IAM{when}: {', '.join(gcp.permissions)}"].add(who)
         for need in access.other:
             self.other[need].add(who)
 
@@ -92,8 +95,9 @@ def _namespaces(params: Any) -> list[str]:
     return sorted(set(names) | ({single} if isinstance(single, str) and single else set()))
 
 
-def rbac_plan(experiments: Iterable[tuple[Experiment, str]]) -> RbacPlan:
-    """The merged permissions of ``(experiment, lease namespace)`` pairs."""
+def rbac_plan(experiments: Iterable[tuple[Experiment, str]], prune: bool = True) -> RbacPlan:
+    """The merged permissions of ``(experiment, lease namespace)`` pairs (without the namespaced verbs the
+    ClusterRole grants everywhere, unless ``prune`` is False)."""
     plan = RbacPlan()
     for exp, lease_namespace in experiments:
         plan.experiments.append(exp.name)
@@ -104,7 +108,7 @@ def rbac_plan(experiments: Iterable[tuple[Experiment, str]]) -> RbacPlan:
         for probe in exp.probes:
             plan.add(probe_class(probe.kind).access, _namespaces(probe.params), lease_namespace,
                      f"{probe.kind} probe ({exp.name})")
-    return plan.pruned()
+    return plan.pruned() if prune else plan
 
 
 def policy_rules(grants: dict[tuple[str, str], set[str]]) -> list[dict[str, Any]]:

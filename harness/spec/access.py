@@ -1,11 +1,16 @@
-"""What a kind needs to be allowed to do: Kubernetes API permissions and, said in words, the others.
+"""What a kind needs to be allowed to do: Kubernetes API permissions, GCP IAM permissions, the endpoints
+it reaches, the PostgreSQL roles it needs and, said in words, the rest.
 
 Each fault and probe kind declares its ``access`` beside its implementation (a ClassVar on the kind's
 class); ``harness rbac`` (harness.plan.rbac) turns the kinds of some experiments into least-privilege
-RBAC: namespaced rules land in a Role per namespace the step names, cluster-wide ones in a ClusterRole.
+RBAC: namespaced rules land in a Role per namespace the step names, cluster-wide ones in a ClusterRole;
+``harness doctor`` (harness.plan.doctor) checks every one of them against the live target before a run.
 
     access = Access(
         kube=(KubeRule("", ("pods",), ("list", "delete")),),
+        reaches=(Endpoint.TOXIPROXY,),
+        gcp=(GcpRule(("compute.instances.list", "compute.instances.stop")),
+             GcpRule(("compute.firewalls.create",), mode="network")),
         other=("network: the Toxiproxy API (toxiproxy_url)",),
     )
 """
@@ -46,6 +51,30 @@ class NonResource:
     verbs: tuple[str, ...] = ("get",)
 
 
+class Endpoint(StrEnum):
+    """A service of the target a kind talks to (the site and the Kubernetes API are always reached)."""
+
+    PROMETHEUS = "prometheus"
+    """The target's ``prometheus_url`` (or the probe's ``url``)."""
+    TOXIPROXY = "toxiproxy"
+    """The target's ``toxiproxy_url``."""
+    POSTGRES = "postgres"
+    """PostgreSQL, through the step's ``dsn`` or the target's."""
+
+
+@dataclass(frozen=True)
+class GcpRule:
+    """GCP IAM permissions (``compute.instances.stop``) on the Compute Engine resources of the step's ``zone``;
+    ``mode`` limits them to steps whose ``mode`` parameter has that value (zone-outage's ``network``)."""
+
+    permissions: tuple[str, ...]
+    mode: str | None = None
+
+    def applies(self, params: object) -> bool:
+        """Whether a step with these parameters needs the rule."""
+        return self.mode is None or getattr(params, "mode", None) == self.mode
+
+
 @dataclass(frozen=True)
 class Access:
     """Everything one kind (or the run itself) needs."""
@@ -54,6 +83,13 @@ class Access:
     """Kubernetes API permissions."""
     urls: tuple[NonResource, ...] = ()
     """Non-resource URLs it reads."""
+    gcp: tuple[GcpRule, ...] = ()
+    """GCP IAM permissions, by name (``harness doctor`` tests them with ``testIamPermissions``)."""
+    reaches: tuple[Endpoint, ...] = ()
+    """Endpoints of the target it talks to (``harness doctor`` checks each answers)."""
+    postgres_roles: tuple[str, ...] = ()
+    """Roles the PostgreSQL login must be a member of (or a superuser): ``pg_signal_backend`` to terminate
+    other sessions, ``pg_read_all_stats`` to see them."""
     other: tuple[str, ...] = ()
     """Permissions outside Kubernetes (GCP IAM, database roles, networks it must reach), in words."""
 
