@@ -13,9 +13,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harness.load.runner import LoadError, LoadRunner, LoadTimeouts, LoadTotals
+    from harness.load.runner import (
+        LoadError,
+        LoadRunner,
+        LoadTimeouts,
+        LoadTotals,
+        RemoteWorkers,
+        WorkersMissing,
+    )
 
-__all__ = ["LoadError", "LoadRunner", "LoadTimeouts", "LoadTotals"]
+__all__ = ["LoadError", "LoadRunner", "LoadTimeouts", "LoadTotals", "RemoteWorkers", "WorkersMissing"]
 
 
 def __getattr__(name: str) -> Any:

@@ -6,7 +6,7 @@ on a pipe in a reader thread, and hands each finished second to ``on_second``, i
 
     runner = LoadRunner(journeys=..., host=..., users=50, spawn_rate=10, workers=None,
                         think_time=(1, 3), stages=[(60, 200, 50)], run_dir=..., on_second=timeline.add)
-    runner.start()          # workers connected, spawning began
+    runner.start()          # workers (local and remote) connected, spawning began
     ...
     totals = runner.stop()  # every second delivered, no process left
 """
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, Refused
 from harness.load.procs import ProcessGroup, child_env
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,24 @@ log = logging.getLogger(__name__)
 
 class LoadError(HarnessError):
     """The load generator failed to start, died, or did not stop cleanly."""
+
+
+class WorkersMissing(LoadError, Refused):
+    """Fewer Locust workers than asked connected within the bound: the run is refused (nothing injected)."""
+
+
+@dataclass(frozen=True)
+class RemoteWorkers:
+    """Where the master listens, and for how many workers started elsewhere (``harness load-worker``)."""
+
+    count: int = 0
+    """Remote workers to wait for before the load starts."""
+    bind: str = "127.0.0.1"
+    """Listening address of the master (``0.0.0.0`` for other machines or pods)."""
+    port: int = 0
+    """Listening port (and the next one); 0 = any free port."""
+    wait: float = 60.0
+    """How long to wait for them (seconds)."""
 
 
 @dataclass(frozen=True)
@@ -71,16 +89,24 @@ class LoadRunner:
 
     def __init__(self, *, journeys: Path, host: str, users: int, spawn_rate: float,
                  workers: int | None, think_time: tuple[float, float],
-                 stages: list[tuple[float, int, float | None]], run_dir: Path,
-                 on_second: Callable[[dict[str, Any]], None],
-                 timeouts: LoadTimeouts | None = None) -> None:
+                 stages: list[tuple[float, int, float | None]] | list[tuple[float, int, float | None, float | None]],
+                 run_dir: Path, on_second: Callable[[dict[str, Any]], None],
+                 timeouts: LoadTimeouts | None = None, target_rps: float | None = None,
+                 remote: RemoteWorkers | None = None,
+                 on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
         if users < 0 or spawn_rate <= 0:
             raise ValueError("users must be >= 0 and spawn_rate > 0")
+        self.remote = remote or RemoteWorkers()
+        self.target_rps = target_rps
+        self.on_event = on_event
+        """Called (from the reader thread) with each ``worker_lost`` / ``worker_joined`` message."""
+        self.lost: list[str] = []
         self.journeys = Path(journeys).resolve()
         self.host = host
         self.users = users
         self.spawn_rate = spawn_rate
-        self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+        local = workers if workers is not None else (os.cpu_count() or 1)
+        self.workers = max(0 if self.remote.count else 1, local)
         self.think_time = think_time
         self.stages = list(stages)
         self.run_dir = Path(run_dir)
@@ -103,7 +129,8 @@ class LoadRunner:
             if self._started:
                 raise LoadError("load already started")
             self._started = True
-            deadline = time.monotonic() + timeout
+            waits = timeout + (self.remote.wait + 5.0 if self.remote.count else 0.0)
+            deadline = time.monotonic() + waits
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._group = ProcessGroup()
             try:
@@ -127,6 +154,10 @@ class LoadRunner:
             return False
         procs = group.processes()
         return bool(procs) and all(p.poll() is None for p in procs)
+
+    def lost_workers(self) -> list[str]:
+        """Ids of the workers (local or remote) that disconnected or went missing during the load."""
+        return list(self.lost)
 
     def process_ids(self) -> list[int]:
         """Pids of the Locust processes started (master first)."""
@@ -181,7 +212,9 @@ class LoadRunner:
             "journeys": str(self.journeys), "host": self.host, "users": self.users,
             "spawn_rate": self.spawn_rate, "workers": self.workers, "stages": self.stages,
             "max_seconds": self.timeouts.max_seconds, "start_timeout": timeout,
-            "flush_timeout": self.timeouts.flush,
+            "flush_timeout": self.timeouts.flush, "target_rps": self.target_rps,
+            "think": list(self.think_time), "remote_workers": self.remote.count, "bind": self.remote.bind,
+            "port": self.remote.port, "remote_wait": self.remote.wait,
         }
         read_fd, write_fd = os.pipe()
         try:
@@ -248,9 +281,21 @@ class LoadRunner:
                     continue
                 if message.get("type") == "second":
                     self._deliver(message["record"])
+                elif message.get("type") in ("worker_lost", "worker_joined"):
+                    self._worker_changed(message)
                 else:
                     self._control.put(message)
         self._control.put({"type": "eof"})
+
+    def _worker_changed(self, message: dict[str, Any]) -> None:
+        if message["type"] == "worker_lost":
+            self.lost.append(str(message.get("worker")))
+        log.warning("locust %s: %s (%s live)", message["type"], message.get("worker"), message.get("live"))
+        if self.on_event is not None:
+            try:
+                self.on_event(message)
+            except Exception:
+                log.exception("on_event failed for %r", message)
 
     def _deliver(self, record: dict[str, Any]) -> None:
         self._sums[0] += int(record.get("requests", 0))
@@ -273,7 +318,8 @@ class LoadRunner:
             if message.get("type") == kind:
                 return message
             if message.get("type") == "error":
-                raise LoadError(f"locust master: {message.get('message')}; see {self._log_hint()}")
+                error = WorkersMissing if message.get("missing_workers") else LoadError
+                raise error(f"locust master: {message.get('message')}; see {self._log_hint()}")
             if message.get("type") == "eof":
                 self._control.put(message)  # stays visible to later waits
                 rc = self._master.poll() if self._master else None

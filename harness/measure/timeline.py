@@ -7,13 +7,17 @@ lines back as ``Second`` values. Line shape::
 
     {"t": 1700000000, "s": 12, "phase": "fault",
      "load": {"requests": n, "failures": n, "hist": {<successful requests' latencies>}, "users": n,
-              "steps": {"<step>": {"requests": n, "failures": n, "hist": {...}}}},
+              "steps": {"<step>": {"requests": n, "failures": n, "hist": {...}}},
+              "target_users": n, "target_rps": x|null, "cpu": x, "workers": n},
      "probes": {"<probe>": {"ok": n, "fail": n, "hist": {...}}},
      "events": [{"ts": 1700000000.4, "type": "fault.injected", ...}],
      "faults": ["<active fault id>"]}
 
 A second ``t`` covers ``[t, t+1)``. Its phase is the one in effect at its midpoint ``t + 0.5``;
-its faults are every fault active at any moment of the second.
+its faults are every fault active at any moment of the second. The load's generator fields (each
+present only when the generator reported it): ``target_users`` and ``target_rps`` are the *offered*
+load (the stage's user count and requests-per-second target; ``requests`` is the *achieved* one),
+``cpu`` the busiest Locust worker's CPU % (of one core) and ``workers`` the live workers.
 """
 
 from __future__ import annotations
@@ -55,6 +59,14 @@ class LoadCounts(Counts):
 
     users: int = 0
     steps: Mapping[str, Counts] = field(default_factory=dict)
+    target_users: int | None = None
+    """Users the load asked for in this second (offered)."""
+    target_rps: float | None = None
+    """Requests per second the load asked for (offered); None without a rate target."""
+    cpu: float | None = None
+    """CPU % (of one core) of the busiest load worker during the second."""
+    workers: int | None = None
+    """Live load workers (local and remote)."""
 
 
 @dataclass(frozen=True)
@@ -77,10 +89,16 @@ class Second:
         if load_data:
             base = Counts.from_json(load_data)
             steps = {k: Counts.from_json(v) for k, v in (load_data.get("steps") or {}).items()}
-            load = LoadCounts(base.requests, base.failures, base.hist, int(load_data.get("users", 0)), steps)
+            gen = {k: load_data.get(k) for k in _GENERATOR}
+            load = LoadCounts(base.requests, base.failures, base.hist, int(load_data.get("users", 0)), steps,
+                              **{k: _GENERATOR[k](v) for k, v in gen.items() if v is not None})
         probes = {k: Counts.from_json(v) for k, v in (data.get("probes") or {}).items()}
         return cls(int(data["t"]), int(data.get("s", 0)), str(data.get("phase", "")), load, probes,
                    tuple(data.get("events") or ()), tuple(data.get("faults") or ()))
+
+
+_GENERATOR: dict[str, Callable[[Any], Any]] = {"target_users": int, "target_rps": float, "cpu": float, "workers": int}
+"""The generator's fields of a load record (see the module docstring), with their types."""
 
 
 def read_timeline(path: Path) -> Iterator[Second]:
@@ -114,7 +132,7 @@ class _Acc:
 class _Bucket:
     """Everything that arrived for one epoch second before it was written."""
 
-    __slots__ = ("load", "users", "steps", "probes", "events")
+    __slots__ = ("load", "users", "steps", "probes", "events", "generator")
 
     def __init__(self) -> None:
         self.load: _Acc | None = None
@@ -122,12 +140,17 @@ class _Bucket:
         self.steps: dict[str, _Acc] = {}
         self.probes: dict[str, _Acc] = {}
         self.events: list[dict[str, Any]] = []
+        self.generator: dict[str, Any] = {}
 
     def add_load(self, record: Mapping[str, Any]) -> None:
         if self.load is None:
             self.load = _Acc()
         self.load.add(int(record.get("requests", 0)), int(record.get("failures", 0)), record.get("hist"))
         self.users = max(self.users, int(record.get("users", 0)))
+        for key in _GENERATOR:
+            if record.get(key) is not None:
+                old = self.generator.get(key)
+                self.generator[key] = record[key] if key != "cpu" or old is None else max(old, record[key])
         for name, step in (record.get("steps") or {}).items():
             self.steps.setdefault(name, _Acc()).add(
                 int(step.get("requests", 0)), int(step.get("failures", 0)), step.get("hist"))
@@ -143,7 +166,7 @@ class _Bucket:
         out: dict[str, Any] = {}
         if self.load is not None:
             out["load"] = {**self.load.to_json(), "users": self.users,
-                           "steps": {k: v.to_json() for k, v in sorted(self.steps.items())}}
+                           "steps": {k: v.to_json() for k, v in sorted(self.steps.items())}, **self.generator}
         out["probes"] = {
             k: {"ok": v.requests - v.failures, "fail": v.failures, "hist": v.hist.to_json()}
             for k, v in sorted(self.probes.items())}

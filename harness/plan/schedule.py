@@ -61,13 +61,16 @@ def window_seconds(experiment: Any, window: str) -> float:
 
 
 def load_rate(experiment: Any) -> float | None:
-    """Planned requests per second: users / mean think time (each user makes about one request per
-    think time). None without load."""
+    """Planned requests per second: the highest ``target_rps``, else users / mean think time (each user
+    makes about one request per think time). None without load."""
     load = experiment.load
     if load is None:
         return None
+    rates = [load.target_rps] + [s.target_rps for s in load.stages]
+    if any(rates):
+        return float(max(r for r in rates if r))
     low, high = load.think_time
-    users = max([load.users] + [s.users for s in load.stages])
+    users = max([load.users] + [s.users if s.users is not None else s.ramp_to or 0 for s in load.stages])
     return float(users / max(0.05, (low + high) / 2))
 
 

@@ -17,6 +17,7 @@ from harness.events import Event, RunStatus
 from harness.journal import pending_faults, read_journal
 from harness.measure.breakdown import breakdown
 from harness.measure.budget import error_budget
+from harness.measure.generator import Flag, generator_summary, mark_inconclusive
 from harness.measure.judge import Recovery, State, judge_all, measure
 from harness.measure.slo import (
     SloInput,
@@ -139,6 +140,8 @@ class Measurement:
     results: list[Any]
     recovery: Recovery | None
     per_fault: dict[str, Recovery]
+    generator: dict[str, Any]
+    """Offered vs achieved load, worker CPU and lost workers (``harness.measure.generator``)."""
 
 
 def measure_folder(run_dir: Path, experiment: Any, events: list[dict[str, Any]], started: float,
@@ -158,7 +161,9 @@ def measure_folder(run_dir: Path, experiment: Any, events: list[dict[str, Any]],
         recovery = measure(states, min(actions.values()), max(refs.values()), consecutive)
     cut, why = cut_short(events)
     results = evaluate(timeline, slos, windows, recovery, cut, why) if timeline.exists() else []
-    return Measurement(windows, results, recovery, per_fault)
+    generator = generator_summary(read_timeline(timeline), events) if timeline.exists() else {}
+    results = mark_inconclusive(results, [Flag(**f) for f in generator.get("flags", [])])
+    return Measurement(windows, results, recovery, per_fault, generator)
 
 
 def _recovery_json(r: Recovery | None) -> dict[str, Any] | None:
@@ -213,6 +218,7 @@ def evaluate_folder(run_dir: Path, experiment: Any, extra: dict[str, Any] | None
         "phases": _phases(events, ended),
         "environment": started_ev.get("environment", {}),
         "breakdown": breakdown(read_timeline(timeline)) if timeline.exists() else {},
+        "generator": m.generator,
     }
     run.update(extra)
     if still and run["status"] != RunStatus.REVERT_FAILED:
@@ -234,7 +240,7 @@ def _status(results: list[Any], still: list[str]) -> RunStatus:
 
 KEY_EVENTS = (Event.FAULT_INJECTED, Event.FAULT_ACTION, Event.FAULT_REVERTED, Event.FAULT_REVERT_FAILED, Event.FAULT_ERROR,
               Event.GUARD_FIRED, Event.PROBE_CHANGED, Event.STEADY_STATE_FAILED, Event.LOAD_ERROR, Event.RUN_ABORTED,
-              Event.FREEZE_OVERRIDDEN)
+              Event.FREEZE_OVERRIDDEN, Event.LOAD_WORKER_LOST, Event.LOAD_WORKER_JOINED)
 _BULKY = ("connection", "plan", "undo", "measurements", "values", "pids")
 
 

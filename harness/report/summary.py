@@ -144,6 +144,36 @@ def _load(run: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _generator_warning(run: Mapping[str, Any]) -> list[str]:
+    """Right under the status: the generator, not the site, may have been the limit."""
+    gen = run.get("generator") or {}
+    lines = [f"> **Warning: {f.get('message')}** ({f.get('longest')} s in a row from second {f.get('first_s')}); "
+             "load SLOs that met their objective are inconclusive." for f in gen.get("flags") or []]
+    lost = (gen.get("workers") or {}).get("lost") or []
+    if lost:
+        lines.append(f"> **{len(lost)} load worker(s) lost** during the run: {', '.join(lost)}.")
+    return ["", *lines] if lines else []
+
+
+def _generator(run: Mapping[str, Any]) -> list[str]:
+    gen = run.get("generator") or {}
+    if not gen or not (gen.get("peak_cpu") is not None or gen.get("offered_requests") or gen.get("flags")):
+        return []
+    offered, achieved = gen.get("offered_requests"), gen.get("achieved_requests")
+    ratio = f"{achieved / offered:.0%}" if offered and isinstance(achieved, int) else "n/a"
+    workers = gen.get("workers") or {}
+    rows = [["offered (target) requests", _int(offered)], ["achieved requests", _int(achieved)],
+            ["achieved ÷ offered", ratio],
+            ["peak worker CPU", "n/a" if gen.get("peak_cpu") is None else f"{float(gen['peak_cpu']):.0f}%"],
+            ["workers lost", ", ".join(workers.get("lost") or []) or "none"],
+            ["workers joined late", ", ".join(workers.get("joined") or []) or "none"]]
+    lines = ["", "## Load generator", "", *_table(["", ""], rows)]
+    lines += [f"- **{f.get('kind')}**: {f.get('message')} — {f.get('seconds')} s in all, longest run "
+              f"{f.get('longest')} s from second {f.get('first_s')}." for f in gen.get("flags") or []]
+    return lines + ["", "Flags: achieved < 90 % of the req/s target with every user running, or worker CPU > 90 %, "
+                        "for 5 s or more in a row."]
+
+
 def _phases(run: Mapping[str, Any]) -> list[str]:
     phases = run.get("phases") or []
     if not phases:
@@ -181,7 +211,8 @@ def _environment(run: Mapping[str, Any]) -> list[str]:
 
 
 _SECTIONS: Sequence[Callable[[Mapping[str, Any]], list[str]]] = (
-    _header, _still_injected, _verdict, _faults, _recovery, _budget, _load, _phases, _environment)
+    _header, _generator_warning, _still_injected, _verdict, _faults, _recovery, _budget, _load, _generator, _phases,
+    _environment)
 
 
 def render_summary(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]] | None = None) -> str:

@@ -227,7 +227,8 @@ class Run:
         await self._start_load()
         assert self.timeline and self.journal
         self._tasks.append(asyncio.create_task(
-            watch(exp.safety, self.timeline, self.journal, self.live, self._load, self._abort)))
+            watch(exp.safety, self.timeline, self.journal, self.live, self._load, self._abort,
+                  max_lost_workers=exp.load.max_lost_workers if exp.load else 0)))
         self._phase("baseline")
         await asyncio.sleep(exp.timeline.baseline)
         if self.faults:
@@ -300,7 +301,7 @@ class Run:
         spec = self.exp.load
         if spec is None:
             return
-        from harness.load.runner import LoadRunner, LoadTimeouts
+        from harness.load.runner import LoadRunner, LoadTimeouts, RemoteWorkers
 
         assert self.run_dir and self.timeline
         self._load = LoadRunner(
@@ -310,14 +311,28 @@ class Run:
             spawn_rate=spec.spawn_rate,
             workers=spec.workers,
             think_time=spec.think_time,
-            stages=[(s.at, s.users, s.spawn_rate) for s in spec.stages],
+            stages=[(c.at, c.users, c.spawn_rate, c.target_rps) for c in spec.schedule()],
             run_dir=self.run_dir,
             on_second=self.timeline.add_load,
             timeouts=LoadTimeouts(max_seconds=self.exp.safety.max_duration + 60),
+            target_rps=spec.target_rps,
+            remote=RemoteWorkers(spec.remote_workers, spec.master_bind, spec.master_port, spec.remote_worker_wait),
+            on_event=self._on_load_event,
         )
         await asyncio.to_thread(self._load.start)
         assert self.journal
         self.journal.write(Event.LOAD_STARTED, users=spec.users, spawn_rate=spec.spawn_rate)
+
+    def _on_load_event(self, message: dict[str, Any]) -> None:
+        """A Locust worker left or joined (the load runner's reader thread): journaled; the watch
+        aborts the run once more than ``load.max_lost_workers`` are lost."""
+        assert self.journal and self._load and self.exp.load
+        fields = {"worker": message.get("worker"), "live": message.get("live")}
+        if message.get("type") == "worker_lost":
+            self.journal.write(Event.LOAD_WORKER_LOST, **fields, lost=len(self._load.lost_workers()),
+                               max_lost=self.exp.load.max_lost_workers)
+        else:
+            self.journal.write(Event.LOAD_WORKER_JOINED, **fields)
 
     async def _start_probes(self) -> None:
         if not self.exp.probes:

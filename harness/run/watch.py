@@ -1,5 +1,6 @@
 """Watching a run while it goes: flush the timeline, feed the abort guards, refresh the live view, and
-stop the run when a guard fires, the load generator dies or ``safety.max_duration`` is exceeded."""
+stop the run when a guard fires, the load generator dies or loses more workers than
+``load.max_lost_workers``, or ``safety.max_duration`` is exceeded."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 
 async def watch(safety: SafetySpec, timeline: TimelineWriter, journal: Journal, live: ConsoleView,
-                load: LoadRunner | None, abort: Callable[[str], None]) -> None:
+                load: LoadRunner | None, abort: Callable[[str], None], max_lost_workers: int = 0) -> None:
     """Every half second, until a reason to stop (passed to ``abort``) or cancellation."""
     guards = GuardSet([GuardInput(g.sli, g.above, g.below, g.for_) for g in safety.abort_when])
     hard_stop = time.time() + safety.max_duration
@@ -37,6 +38,11 @@ async def watch(safety: SafetySpec, timeline: TimelineWriter, journal: Journal, 
                 return
         if load is not None and not load.alive():
             abort("load generator died (see locust logs in the run folder)")
+            return
+        lost = load.lost_workers() if load is not None else []
+        if len(lost) > max_lost_workers:
+            abort(f"{len(lost)} load worker(s) lost ({', '.join(lost)}), more than load.max_lost_workers "
+                  f"{max_lost_workers}: the load is no longer the one asked for")
             return
         if time.time() > hard_stop:
             abort(f"safety.max_duration {safety.max_duration:g}s exceeded")

@@ -9,12 +9,9 @@ Cross-item rules (unknown probes, duplicates, namespaces) live in ``harness.spec
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SerializeAsAny,
     field_validator,
@@ -25,8 +22,12 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema as cs
 
 from harness.measure.sli import Sli
-from harness.spec.fieldtypes import Duration, ObjectiveField, Ratio, ThinkTime, Threshold
+from harness.spec.fieldtypes import Duration, ObjectiveField, Ratio, Threshold
+from harness.spec.frozen import Frozen as Frozen
 from harness.spec.kinds import field_error, kinded_dump, kinded_json_schema, split_kind
+from harness.spec.loadspec import Change as Change
+from harness.spec.loadspec import LoadSpec as LoadSpec
+from harness.spec.loadspec import Stage as Stage
 from harness.spec.params import FaultParams, ProbeParams
 from harness.spec.registry import FAULTS, PROBES, Registry
 from harness.spec.sli import RECOVERY_TIME, SliField, objective_mismatch
@@ -34,12 +35,6 @@ from harness.spec.sli import RECOVERY_TIME, SliField, objective_mismatch
 Window = Literal["baseline", "fault", "recovery", "whole"]
 SLUG = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 DEFAULT_PROTECTED = ("kube-system", "kube-public", "kube-node-lease", "gke-system", "gmp-system")
-
-
-class Frozen(BaseModel):
-    """Base of every spec model: immutable, unknown keys rejected."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
 class Kinded(Frozen):
@@ -63,34 +58,6 @@ class Kinded(Frozen):
         ref = handler(schema)
         kinded_json_schema(handler.resolve_ref_schema(ref), cls.kind_registry)
         return ref  # type: ignore[no-any-return]
-
-
-class Stage(Frozen):
-    """A change of the user count during the run."""
-
-    at: Duration = Field(description="When, in seconds after the load started.")
-    users: int = Field(ge=0, description="Target number of simulated users from then on.")
-    spawn_rate: float | None = Field(default=None, gt=0, description="Users started per second; default the load's.")
-
-
-class LoadSpec(Frozen):
-    """Locust load run through the whole experiment."""
-
-    journeys: Path = Field(
-        default=Path("probes/journeys/storefront.py"),
-        description="Locust file with the shopper journeys, relative to the repository root.",
-    )
-    users: int = Field(ge=1, description="Number of simulated users.")
-    spawn_rate: float = Field(gt=0, description="Users started per second.")
-    workers: int | None = Field(default=None, ge=1, description="Locust worker processes; default one per core.")
-    think_time: ThinkTime = Field(default=(0.5, 2.0), description="Wait between actions, 'MIN..MAX' like '0.5s..2s'.")
-    stages: list[Stage] = Field(default_factory=list, description="User count changes over time (sorted by `at`).")
-    host: str | None = Field(default=None, description="Base URL to load; default the target's site URL.")
-
-    @field_validator("stages")
-    @classmethod
-    def _sorted(cls, stages: list[Stage]) -> list[Stage]:
-        return sorted(stages, key=lambda s: s.at)
 
 
 class ProbeSpec(Kinded):
