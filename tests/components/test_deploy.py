@@ -34,8 +34,8 @@ def _rendered() -> list[dict[str, Any]]:
 def test_kustomize_renders_the_base() -> None:
     docs = _rendered()
     kinds = sorted({d["kind"] for d in docs})
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "CronJob", "Namespace", "Role", "RoleBinding",
-                     "ServiceAccount"]
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "CronJob", "Deployment", "Namespace", "Role",
+                     "RoleBinding", "Service", "ServiceAccount"]
     job = next(d for d in docs if d["kind"] == "CronJob")
     assert job["spec"]["schedule"] == "0 9 * * 2" and job["spec"]["timeZone"] == "Europe/Paris"
     pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
@@ -51,6 +51,23 @@ def test_kustomize_renders_the_base() -> None:
     assert not [d for d in docs if d["kind"] == "Secret"]
 
 
+def test_load_workers_point_at_the_master_service_of_the_game_day_pods() -> None:
+    docs = _rendered()
+    service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "harness-master")
+    job = next(d for d in docs if d["kind"] == "CronJob")
+    game_day_labels = job["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= game_day_labels.items(), "the master runs in the game day's pod"
+    assert [p["port"] for p in service["spec"]["ports"]] == [5557, 5558]
+    workers = next(d for d in docs if d["kind"] == "Deployment")
+    pod = workers["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["args"][:3] == ["load-worker", "--master", "harness-master:5557"]
+    assert container["image"].endswith("/shop-resilience-harness:0.1.0")
+    assert container["resources"]["requests"]["cpu"] == container["resources"]["limits"]["cpu"] == "1"
+    assert pod["securityContext"]["runAsNonRoot"] and container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert workers["spec"]["replicas"] == 0, "scaled up for a game day, never idle load"
+
+
 def test_server_dry_run_is_accepted_and_stores_nothing(sbx: Sandbox, tmp_path: Path) -> None:  # noqa: F811
     store = sbx.ctx.store
     before = {plural: len(sbx.lt.call(store.list, plural)) for plural in RESOURCES}
@@ -60,6 +77,8 @@ def test_server_dry_run_is_accepted_and_stores_nothing(sbx: Sandbox, tmp_path: P
     assert proc.stdout.count("(server dry run)") == kinds, proc.stdout
     assert "cronjob.batch/gameday-weekly-staging created (server dry run)" in proc.stdout
     assert "clusterrole.rbac.authorization.k8s.io/shop-resilience-harness created (server dry run)" in proc.stdout
+    assert "deployment.apps/harness-load-worker created (server dry run)" in proc.stdout
+    assert "service/harness-master created (server dry run)" in proc.stdout
     after = {plural: len(sbx.lt.call(store.list, plural)) for plural in RESOURCES}
     assert after == before
     writes = [r for r in read_requests(sbx.ctx.dir / "requests.jsonl") if r["verb"] in ("create", "patch", "update")]

@@ -47,3 +47,15 @@ def test_the_in_cluster_target_has_no_kubeconfig_and_its_lease_in_the_harness_na
     assert loaded.target.kubeconfig is None and loaded.target.context is None
     assert loaded.target.lease.namespace == NAMESPACE
     assert "from-the-secret" in loaded.secrets  # redacted from every report
+
+
+def test_the_load_worker_deployment_runs_a_real_harness_command() -> None:
+    from harness.cli.main import build_parser
+
+    docs = [d for d in yaml.safe_load_all((REPO / "deploy" / "loadworkers.yaml").read_text()) if d]
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    parsed = build_parser().parse_args(args)
+    assert parsed.master == "harness-master:5557" and (REPO / parsed.journeys).is_file()
+    service = next(d for d in docs if d["kind"] == "Service")
+    assert parsed.master.split(":") == [service["metadata"]["name"], str(service["spec"]["ports"][0]["port"])]
