@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.cli.common import EXIT_INVALID, EXIT_OK
+from harness.cli.common import EXIT_INVALID, EXIT_OK, err
 from harness.cli.rbac import load_all
 from harness.clients.connect import resolve_connection
 from harness.plan.doctor import Report, Result, doctor
@@ -57,7 +57,8 @@ def failed(reports: Sequence[tuple[str, Report]]) -> bool:
 
 def print_table(reports: Sequence[tuple[str, Report]], stream: TextIO | None = None) -> None:
     """The reports as rich tables (one per target), with a verdict line."""
-    console = Console(file=stream or sys.stdout, width=200 if stream is not sys.stdout else None, soft_wrap=False)
+    out = stream or sys.stdout
+    console = Console(file=out, width=None if out.isatty() else 200, soft_wrap=False)
     for name, report in reports:
         table = Table(title=f"harness doctor: target {name} ({report.seconds:.1f}s)", show_lines=False)
         for column in ("check", "needed for", "result", "how to fix"):
@@ -76,6 +77,23 @@ def as_json(reports: Sequence[tuple[str, Report]]) -> str:
     return json.dumps({"ok": not failed(reports), "targets": [
         {"target": name, "seconds": round(r.seconds, 3), "rows": [row.as_dict() for row in r.rows]}
         for name, r in reports]}, indent=2)
+
+
+def preflight(loaded: Sequence[LoadedExperiment]) -> bool:
+    """``harness run``'s first step: the doctor's checks for ``loaded``. False (the table on stderr) when
+    one failed; one line on stderr otherwise."""
+    reports = asyncio.run(check_experiments(loaded))
+    if failed(reports):
+        print_table(reports, sys.stderr)
+        err("refused: a check of `harness doctor` failed (above): nothing was run or injected "
+            "(--skip-doctor runs anyway)")
+        return False
+    rows = [row for _, r in reports for row in r.rows]
+    unchecked = [row for row in rows if row.result == Result.UNCHECKED]
+    seconds = sum(r.seconds for _, r in reports)
+    err(f"doctor: {len(rows) - len(unchecked)} checks ok in {seconds:.1f}s"
+        + "".join(f"; not checked: {row.check} ({row.detail})" for row in unchecked))
+    return True
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

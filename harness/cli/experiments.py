@@ -38,6 +38,9 @@ def add_parsers(sub: Any) -> None:
     r.add_argument("--seed", type=int, default=None, help="seed for random target choice")
     r.add_argument("--junit", default=None, metavar="FILE",
                    help="also write JUnit XML: one testcase per experiment, its measured values as properties")
+    r.add_argument("--skip-doctor", action="store_true",
+                   help="do not check endpoints and permissions first (`harness doctor`); a missing one then "
+                        "fails mid-run")
     add_freeze_flags(r)
     r.set_defaults(fn=cmd_run)
     rb = sub.add_parser("rollback", help="revert whatever a run injected and did not revert")
@@ -114,6 +117,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     loaded_all = [load(p, args.target) for p in args.experiments]  # validate all before running any
     notes = check_freeze(args, loaded_all[0].path, [x.target.name for x in loaded_all])  # Refused in a window
+    if not args.skip_doctor:
+        from harness.cli.doctor import preflight
+
+        if not preflight(loaded_all):  # the table is printed; nothing was touched
+            return EXIT_INVALID
     worst = EXIT_OK
     with JunitFile(Path(args.junit) if args.junit else None) as junit:
         for i, loaded in enumerate(loaded_all):

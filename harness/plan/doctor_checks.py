@@ -91,7 +91,7 @@ class KubeCheck:
 
     def run(self, tools: Tools) -> Outcome:
         d = permissions.kube_can_i(tools.kube(), self.verb, self.group, self.resource, self.namespace)
-        return (Result.OK, "allowed") if d.allowed else (Result.FAILED, "denied" + (f": {d.reason}" if d.reason else ""))
+        return (Result.OK, "allowed") if d.allowed else (Result.FAILED, d.reason or "denied")
 
     def fix(self, tools: Tools) -> str:
         holder = f"a Role in {self.namespace}" if self.namespace else "a ClusterRole"
@@ -113,7 +113,7 @@ class KubeUrlCheck:
 
     def run(self, tools: Tools) -> Outcome:
         d = permissions.kube_can_i_url(tools.kube(), self.verb, self.url)
-        return (Result.OK, "allowed") if d.allowed else (Result.FAILED, "denied" + (f": {d.reason}" if d.reason else ""))
+        return (Result.OK, "allowed") if d.allowed else (Result.FAILED, d.reason or "denied")
 
     def fix(self, tools: Tools) -> str:
         return f"a ClusterRole rule {{nonResourceURLs: [{self.url}], verbs: [{self.verb}]}}; {RBAC_HINT}"

@@ -1,0 +1,115 @@
+"""`harness doctor` against live sandboxes: all green for the catalogue on the session sandbox; on a sandbox
+that denies ``create pods/eviction``, a red row naming the verb and the resource, exit 2, and a `harness
+run` of a zone drain refused before anything is touched."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.sandbox import manage
+from tests.conftest import REPO, SandboxHandle, Workspace
+
+CATALOGUE = sorted(p for p in (REPO / "experiments").glob("*.yaml") if p.name not in ("targets.yaml", "freeze.yaml"))
+DENIED = """
+zones: [b, c, d]
+nodes_per_zone: 1
+products: 20
+prometheus: false
+denied_permissions: ['create pods/eviction']
+services:
+  - {name: storefront, replicas: 1, path_prefix: /}
+"""
+
+
+def _copy_catalogue(root: Path) -> list[str]:
+    """The catalogue's experiments copied beside ``root``'s targets.yaml (so they run on its sandbox)."""
+    names = []
+    for path in CATALOGUE:
+        shutil.copy(path, root / path.name)
+        names.append(path.name)
+    return names
+
+
+def _doctor_json(workspace: Workspace, *args: str) -> tuple[int, dict[str, Any], str]:
+    proc = workspace.harness("doctor", "--format", "json", *args, timeout=120)
+    assert proc.stdout.strip(), proc.stderr
+    return proc.returncode, json.loads(proc.stdout), proc.stderr
+
+
+def _rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [row for target in report["targets"] for row in target["rows"]]
+
+
+def test_doctor_is_all_green_on_the_session_sandbox_for_the_catalogue(workspace: Workspace) -> None:
+    names = _copy_catalogue(workspace.root)
+    started = time.monotonic()
+    code, report, err = _doctor_json(workspace, *names)
+    took = time.monotonic() - started
+    rows = _rows(report)
+    unchecked = [r for r in rows if r["result"] == "not checked"]
+    assert [r for r in rows if r["result"] == "FAILED"] == [] and code == 0, (rows, err)
+    kinds = {r["check"].split(":", 1)[0] for r in rows}
+    assert kinds >= {"endpoint", "kubernetes", "compute", "postgres"}
+    assert any("create pods/eviction in namespace shop" in r["check"] for r in rows)
+    assert any("toxiproxy" in r["check"] for r in rows)
+    print(f"doctor on the catalogue: {len(rows)} checks, {took:.1f}s wall, "
+          f"{report['targets'][0]['seconds']:.1f}s checking")
+    if unchecked:  # the sandbox's Compute API answers testIamPermissions from issue 14 on
+        pytest.skip(f"not checked: {unchecked}")
+    compute = [r for r in rows if r["check"].startswith("compute:")]
+    assert compute and all(r["result"] == "ok" for r in compute)
+
+
+@pytest.fixture(scope="module")
+def denied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
+    """A small sandbox of its own that denies `create pods/eviction`."""
+    directory = tmp_path_factory.mktemp("denied")
+    (directory / "config.yaml").write_text(DENIED)
+    eps = manage.up(directory / "sbx", directory / "config.yaml", timeout=120)
+    try:
+        yield SandboxHandle(directory / "sbx", eps)
+    finally:
+        manage.down(directory / "sbx")
+
+
+@pytest.fixture
+def denied_ws(tmp_path: Path, denied: SandboxHandle) -> Workspace:
+    (tmp_path / "targets.yaml").write_text(
+        f"targets:\n  sandbox:\n    kind: sandbox\n    endpoints_file: {denied.dir / 'endpoints.json'}\n")
+    journeys = tmp_path / "probes" / "journeys"
+    journeys.mkdir(parents=True)
+    (journeys / "storefront.py").write_text((REPO / "probes/journeys/storefront.py").read_text())
+    shutil.copy(REPO / "experiments" / "zone-drain-europe-west1-b.yaml", tmp_path)
+    return Workspace(tmp_path, denied)
+
+
+def test_a_denied_verb_is_a_red_row_naming_it_and_exit_2(denied_ws: Workspace) -> None:
+    code, report, _ = _doctor_json(denied_ws, "zone-drain-europe-west1-b.yaml")
+    assert code == 2 and report["ok"] is False
+    [red] = [r for r in _rows(report) if r["result"] == "FAILED"]
+    assert red["check"] == "kubernetes: create pods/eviction in namespace shop"
+    assert red["needed_for"] == ["zone-drain (zone-drain-europe-west1-b)"]
+    assert "resources: [pods/eviction]" in red["fix"] and "verbs: [create]" in red["fix"]
+    table = denied_ws.harness("doctor", "zone-drain-europe-west1-b.yaml", timeout=120)
+    assert table.returncode == 2 and "FAILED" in table.stdout and "1 of" in table.stdout
+
+
+def test_run_refuses_before_any_fault_when_a_permission_is_missing(denied_ws: Workspace) -> None:
+    proc = denied_ws.harness("run", "zone-drain-europe-west1-b.yaml", "--reports", str(denied_ws.reports),
+                             timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "create pods/eviction" in proc.stderr and "nothing was run or injected" in proc.stderr
+    assert denied_ws.run_dirs() == []  # no run folder: not one event, let alone a fault
+    kube = denied_ws.sandbox.kube()
+    try:
+        assert not [n["metadata"]["name"] for n in kube.list_nodes() if n["spec"].get("unschedulable")]
+    finally:
+        kube.close()
+    assert not [t for t in denied_ws.sandbox.truth() if t["event"] == "pod.evicted"]
