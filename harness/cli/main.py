@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from harness.cli import experiments, freeze, gameday, gate, history, rbac, sandbox
+from harness.cli import doctor, experiments, freeze, gameday, gate, history, rbac, sandbox
 from harness.cli.common import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, EXIT_REVERT, err
 from harness.errors import HarnessError, InvalidExperiment, Refused, RevertFailed, SandboxError
 
@@ -17,6 +17,7 @@ partners) under Locust load, judge SLOs on what shoppers saw, and always revert.
 
   harness sandbox up                        start the local simulated GKE (no cloud account needed)
   harness validate experiments/             check experiment files; touches nothing
+  harness doctor experiments/               check every endpoint and permission they need (exit 2 if not)
   harness plan experiments/X.yaml           show what would be hit, when, and what each SLO needs
   harness run experiments/X.yaml            run it; one folder in reports/ with summary.md
   harness rollback reports/<run>            after a crash: revert what is still injected
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     gameday.add_parsers(sub)
     freeze.add_parsers(sub)
     rbac.add_parsers(sub)
+    doctor.add_parsers(sub)
     return p
 
 
