@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from harness.cli import doctor, experiments, freeze, gameday, gate, history, rbac, sandbox
+from harness.cli import doctor, experiments, freeze, gameday, gate, history, loadworker, rbac, sandbox
 from harness.cli.common import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, EXIT_REVERT, err
 from harness.errors import HarnessError, InvalidExperiment, Refused, RevertFailed, SandboxError
 
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     freeze.add_parsers(sub)
     rbac.add_parsers(sub)
     doctor.add_parsers(sub)
+    loadworker.add_parsers(sub)
     return p
 
 
