@@ -11,6 +11,7 @@ run them with ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,8 @@ class Instance:
     tags_fingerprint: str = ""
     created_by: str = ""
     network_ip: str = ""
+    network: str = ""
+    """The network of the VM's first interface (a URL naming its project: the host project on a Shared VPC)."""
 
 
 def _short(url: str) -> str:
@@ -55,12 +58,22 @@ def _instance(raw: Any) -> Instance:
         tags_fingerprint=raw.tags.fingerprint,
         created_by=meta.get("created-by", ""),
         network_ip=nics[0].network_i_p if nics else "",
+        network=nics[0].network if nics else "",
     )
+
+
+def _mig_dict(raw: Any) -> dict[str, Any]:
+    """A managed instance group as its REST JSON (camelCase, enums by name, empty fields left out)."""
+    data: dict[str, Any] = compute_v1.InstanceGroupManager.to_dict(
+        raw, use_integers_for_enums=False, preserving_proto_field_name=False,
+        always_print_fields_with_no_presence=False)
+    return data
 
 
 def _firewall(raw: Any) -> dict[str, Any]:
     return {
         "name": raw.name,
+        "network": raw.network,
         "direction": raw.direction,
         "priority": raw.priority,
         "target_tags": list(raw.target_tags),
@@ -102,10 +115,11 @@ class ComputeClient:
         self.zone_ops = compute_v1.ZoneOperationsClient(**kwargs)
         self.global_ops = compute_v1.GlobalOperationsClient(**kwargs)
         self.firewalls = compute_v1.FirewallsClient(**kwargs)
+        self.migs = compute_v1.InstanceGroupManagersClient(**kwargs)
 
     def close(self) -> None:
         """Close the HTTP sessions of every sub-client."""
-        for c in (self.instances, self.zone_ops, self.global_ops, self.firewalls):
+        for c in (self.instances, self.zone_ops, self.global_ops, self.firewalls, self.migs):
             c.transport.close()
 
     def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
@@ -168,37 +182,77 @@ class ComputeClient:
                         instance=name, tags_resource=body)
         self.wait_zone_op(zone, op, deadline, f"set tags of {name}")
 
+    # -- managed instance groups -------------------------------------------------------------------
+    def list_migs(self, zone: str) -> list[dict[str, Any]]:
+        """The managed instance groups of ``zone``, each as its REST JSON."""
+        req = compute_v1.ListInstanceGroupManagersRequest(project=self.project, zone=zone)
+
+        def run(**kw: Any) -> list[dict[str, Any]]:
+            return [_mig_dict(m) for m in self.migs.list(request=req, **kw)]
+
+        result: list[dict[str, Any]] = self._call(f"list instance group managers in {zone}", run)
+        return result
+
+    def get_mig(self, zone: str, name: str) -> dict[str, Any]:
+        """One managed instance group as its REST JSON."""
+        raw = self._call(f"get instance group manager {name}", self.migs.get, project=self.project, zone=zone,
+                         instance_group_manager=name)
+        return _mig_dict(raw)
+
+    def managed_instances(self, zone: str, name: str) -> list[str]:
+        """Names of the VMs a managed instance group manages."""
+        req = compute_v1.ListManagedInstancesInstanceGroupManagersRequest(
+            project=self.project, zone=zone, instance_group_manager=name)
+
+        def run(**kw: Any) -> list[str]:
+            return [_short(m.instance) for m in self.migs.list_managed_instances(request=req, **kw)]
+
+        result: list[str] = self._call(f"list managed instances of {name}", run)
+        return result
+
+    def patch_mig(self, zone: str, name: str, body: dict[str, Any], deadline: float = 120.0) -> None:
+        """PATCH a managed instance group with ``body`` (REST JSON, merge semantics) and wait for it."""
+        resource = compute_v1.InstanceGroupManager.from_json(json.dumps(body), ignore_unknown_fields=False)
+        op = self._call(f"patch instance group manager {name}", self.migs.patch_unary, project=self.project,
+                        zone=zone, instance_group_manager=name, instance_group_manager_resource=resource)
+        self.wait_zone_op(zone, op, deadline, f"patch instance group manager {name}")
+
     # -- firewalls ---------------------------------------------------------------------------------
     def insert_deny_firewall(self, name: str, direction: str, target_tags: list[str], priority: int = 0,
-                             description: str = "", deadline: float = 60.0) -> None:
-        """Insert a rule denying all traffic (INGRESS from anywhere / EGRESS to anywhere) for the tags."""
+                             description: str = "", deadline: float = 60.0, network: str | None = None,
+                             project: str | None = None) -> None:
+        """Insert a rule denying all traffic (INGRESS from anywhere / EGRESS to anywhere) for the tags, on
+        ``network`` (a URL or ``projects/P/global/networks/N``; none: the API's ``default``) in ``project``
+        (the network's host project on a Shared VPC; none: this client's project)."""
         rule = compute_v1.Firewall(
             name=name, direction=direction, priority=priority, target_tags=target_tags,
             denied=[compute_v1.Denied(I_p_protocol="all")], description=description,
         )
+        if network:
+            rule.network = network
         if direction == "INGRESS":
             rule.source_ranges = ["0.0.0.0/0"]
         else:
             rule.destination_ranges = ["0.0.0.0/0"]
-        op = self._call(f"insert firewall {name}", self.firewalls.insert_unary, project=self.project,
+        op = self._call(f"insert firewall {name}", self.firewalls.insert_unary, project=project or self.project,
                         firewall_resource=rule)
-        self.wait_global_op(op, deadline, f"insert firewall {name}")
+        self.wait_global_op(op, deadline, f"insert firewall {name}", project)
 
-    def delete_firewall(self, name: str, deadline: float = 60.0) -> bool:
-        """Delete a rule; False when it did not exist."""
+    def delete_firewall(self, name: str, deadline: float = 60.0, project: str | None = None) -> bool:
+        """Delete a rule (of ``project``, default this client's); False when it did not exist."""
         try:
-            op = self._call(f"delete firewall {name}", self.firewalls.delete_unary, project=self.project,
+            op = self._call(f"delete firewall {name}", self.firewalls.delete_unary, project=project or self.project,
                             firewall=name)
         except PermanentClientError as exc:
             if exc.status == 404:
                 return False
             raise
-        self.wait_global_op(op, deadline, f"delete firewall {name}")
+        self.wait_global_op(op, deadline, f"delete firewall {name}", project)
         return True
 
-    def list_firewalls(self, filter_: str | None = None) -> list[dict[str, Any]]:
-        """Firewall rules of the project as small dicts (name, direction, priority, target_tags, denied)."""
-        req = compute_v1.ListFirewallsRequest(project=self.project, filter=filter_ or None)
+    def list_firewalls(self, filter_: str | None = None, project: str | None = None) -> list[dict[str, Any]]:
+        """Firewall rules of the project as small dicts (name, network, direction, priority, target_tags, denied)."""
+        req = compute_v1.ListFirewallsRequest(project=project or self.project, filter=filter_ or None)
 
         def run(**kw: Any) -> list[dict[str, Any]]:
             return [_firewall(f) for f in self.firewalls.list(request=req, **kw)]
@@ -212,10 +266,10 @@ class ComputeClient:
         self._wait(op, deadline, what, lambda t: self.zone_ops.wait(
             project=self.project, zone=zone, operation=op.name, retry=None, timeout=t))
 
-    def wait_global_op(self, op: Any, deadline: float, what: str) -> None:
-        """Wait for a global operation to be DONE within ``deadline`` seconds; raise on its error."""
+    def wait_global_op(self, op: Any, deadline: float, what: str, project: str | None = None) -> None:
+        """Wait for a global operation (of ``project``) to be DONE within ``deadline`` seconds; raise on its error."""
         self._wait(op, deadline, what, lambda t: self.global_ops.wait(
-            project=self.project, operation=op.name, retry=None, timeout=t))
+            project=project or self.project, operation=op.name, retry=None, timeout=t))
 
     def _wait(self, op: Any, deadline: float, what: str, wait: Any) -> None:
         end = time.monotonic() + deadline

@@ -89,9 +89,26 @@ class DeleteFirewall(UndoModel):
     action: Literal["delete-firewall"] = "delete-firewall"
     firewall: str
     deadline: float = 60.0
+    project: str | None = Field(default=None, description="The rule's project (a Shared VPC's host project); "
+                                                         "none: the target's.")
 
     def describe(self) -> str:
         return f"delete-firewall {self.firewall}"
+
+
+class RestoreMigRepair(UndoModel):
+    """``zone-outage`` (stop-instances): put a managed instance group's repair settings back exactly as read
+    before the fault switched repair off (else the group recreates the VMs the fault stopped)."""
+
+    action: Literal["restore-mig-repair"] = "restore-mig-repair"
+    zone: str
+    mig: str
+    settings: dict[str, Any] = Field(description="The group's autoHealingPolicies and instanceLifecyclePolicy "
+                                                 "as the API returned them (REST JSON).")
+    deadline: float = 120.0
+
+    def describe(self) -> str:
+        return f"restore the repair settings of managed instance group {self.mig}"
 
 
 # -- databases ---------------------------------------------------------------------------------------
@@ -156,7 +173,7 @@ class EnableProxy(ProxyUndo):
         return f"enable proxy {self.proxy!r}"
 
 
-ZoneUndo = Uncordon | StartInstance | Untag | DeleteFirewall
+ZoneUndo = Uncordon | StartInstance | RestoreMigRepair | Untag | DeleteFirewall
 UndoRecord = Annotated[
     PodsKilled | RestoreScale | ZoneUndo | TerminateSessions | NothingToUndo | Unfreeze | RemoveToxic | EnableProxy,
     Field(discriminator="action"),

@@ -23,7 +23,8 @@ from harness.spec.registry import FAULTS
 
 from .base import Fault, FaultEnv, FaultPlan
 from .ports import Vm
-from .undo import DeleteFirewall, Journaled, StartInstance, Uncordon, Untag
+from .undo import DeleteFirewall, Journaled, RestoreMigRepair, StartInstance, Uncordon, Untag
+from .zones_compute import REPAIR_OFF, RuleNetwork, ZoneMig, describe_repair, repairs, rule_network, zone_migs
 from .zones_params import ZoneDrainParams, ZoneOutageParams
 from .zones_support import (
     RecoveryWatch,
@@ -228,6 +229,8 @@ class ZoneOutage(ZoneFault):
         self.restopped: list[str] = []
         self.tag = compute_name(f"chaos-{fault_id}-{uuid.uuid4().hex[:6]}")
         self.rules: list[str] = []
+        self.migs: list[ZoneMig] = []
+        self.network = RuleNetwork()
         self._reverting = False
 
     async def plan(self) -> FaultPlan:
@@ -246,6 +249,21 @@ class ZoneOutage(ZoneFault):
         elif p.mode == "stop-instances" and all(vm.status in STOPPED_STATES for vm in vms):
             plan.empty(f"{self.kind}: every matched VM of {p.zone} is already stopped "
                        f"({', '.join(f'{vm.name} {vm.status}' for vm in vms)})", self.allow_empty)
+        elif p.mode == "stop-instances":
+            for mig in await zone_migs(self.env, p.zone, [vm.name for vm in vms], p.operation_deadline):
+                plan.targets.append(f"mig/{p.zone}/{mig.name}")
+                plan.notes.append(
+                    f"managed instance group {mig.name} ({len(mig.members)} of the VMs; {describe_repair(mig.settings)}): "
+                    + ("repair switched off (defaultActionOnFailure DO_NOTHING) while the zone is down, its settings "
+                       "written back after the VMs are started" if repairs(mig.settings) else "repair already off"))
+        else:
+            where = rule_network(self.env, vms)
+            if where.refusal:
+                plan.refuse = where.refusal
+            else:
+                plan.notes.append(f"firewall rules on network {where.path or 'default (the API default)'}"
+                                  + (f" of host project {where.project}" if where.project
+                                     and where.project != self.env.project else ""))
         return plan
 
     async def inject(self) -> None:
@@ -263,7 +281,24 @@ class ZoneOutage(ZoneFault):
         await call(self.env, f"stop {name}", self.env.need_compute().stop, p.zone, name, p.operation_deadline,
                    deadline=p.operation_deadline)
 
+    async def _repair_off(self, vms: list[Vm]) -> None:
+        """Journal each of the zone's MIGs' repair settings, then switch its repair off."""
+        p = self.params
+        self.migs = await zone_migs(self.env, p.zone, [vm.name for vm in vms], p.operation_deadline)
+        for mig in self.migs:
+            self.record_undo(RestoreMigRepair(zone=p.zone, mig=mig.name, settings=mig.settings,
+                                              deadline=p.operation_deadline))
+            self.targets.append(f"mig/{p.zone}/{mig.name}")
+            if repairs(mig.settings):
+                await call(self.env, f"switch repair off on {mig.name}", self.env.need_compute().patch_mig, p.zone,
+                           mig.name, REPAIR_OFF, p.operation_deadline, deadline=p.operation_deadline)
+        if self.migs:
+            self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="mig-repair-off",
+                            migs={m.name: m.settings for m in self.migs})
+        self.measurements["migs"] = {m.name: m.settings for m in self.migs}
+
     async def _inject_stop(self, vms: list[Vm]) -> None:
+        await self._repair_off(vms)
         await asyncio.gather(*(self._stop(vm.name) for vm in vms))
         self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="stopped", instances=self.stopped)
         self.measurements["stopped"] = list(self.stopped)
@@ -295,6 +330,9 @@ class ZoneOutage(ZoneFault):
     # -- network -----------------------------------------------------------------------------------
     async def _inject_network(self, vms: list[Vm]) -> None:
         p = self.params
+        self.network = rule_network(self.env, vms)
+        if self.network.refusal:
+            raise PermanentClientError(self.network.refusal)
         for vm in vms:
             self.record_undo(Untag(zone=p.zone, instance=vm.name, tag=self.tag, deadline=p.operation_deadline))
             await set_tags_rmw(self.env, p.zone, vm.name, lambda tags: [*tags, self.tag] if self.tag not in tags
@@ -309,12 +347,13 @@ class ZoneOutage(ZoneFault):
 
     async def _insert_rule(self, name: str, direction: str) -> None:
         p = self.params
-        self.record_undo(DeleteFirewall(firewall=name, deadline=p.operation_deadline))
+        where = self.network
+        self.record_undo(DeleteFirewall(firewall=name, deadline=p.operation_deadline, project=where.project))
         self.rules.append(name)
         try:
             await call(self.env, f"insert firewall {name}", self.env.need_compute().insert_deny_firewall, name, direction,
-                       [self.tag], 0, f"harness {self.kind} {self.id} ({p.zone})", p.operation_deadline,
-                       deadline=p.operation_deadline)
+                       [self.tag], 0, f"harness {self.kind} {self.id} ({p.zone})", p.operation_deadline, where.path,
+                       where.project, deadline=p.operation_deadline)
         except PermanentClientError as exc:
             if exc.status != 409:  # already there: an earlier attempt of ours went through
                 raise

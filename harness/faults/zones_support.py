@@ -17,7 +17,17 @@ from harness.selectors import parse_label_selector
 
 from .base import FaultEnv, UndoFailed
 from .ports import Vm
-from .undo import DeleteFirewall, Journaled, StartInstance, Uncordon, Unreadable, Untag, ZoneUndo, unreadable
+from .undo import (
+    DeleteFirewall,
+    Journaled,
+    RestoreMigRepair,
+    StartInstance,
+    Uncordon,
+    Unreadable,
+    Untag,
+    ZoneUndo,
+    unreadable,
+)
 
 Obj = dict[str, Any]
 ZONE_LABEL = "topology.kubernetes.io/zone"
@@ -140,7 +150,7 @@ async def _untag(env: FaultEnv, rec: Untag) -> None:
 
 async def _delete_firewall(env: FaultEnv, rec: DeleteFirewall) -> None:
     await call(env, f"delete firewall {rec.firewall}", env.need_compute().delete_firewall, rec.firewall,
-               deadline=rec.deadline)
+               rec.deadline, rec.project, deadline=rec.deadline)
 
 
 async def _undo_one(env: FaultEnv, rec: ZoneUndo) -> None:
@@ -150,12 +160,17 @@ async def _undo_one(env: FaultEnv, rec: ZoneUndo) -> None:
         await _untag(env, rec)
     elif isinstance(rec, StartInstance):
         await _start(env, rec)
+    elif isinstance(rec, RestoreMigRepair):
+        from .zones_compute import restore_mig
+
+        await restore_mig(env, rec)
     else:
         await _uncordon(env, rec)
 
 
-UNDO_PHASES: tuple[type[ZoneUndo], ...] = (DeleteFirewall, Untag, StartInstance, Uncordon)
-"""The order a revert runs the records in (rules before tags); each phase runs concurrently."""
+UNDO_PHASES: tuple[type[ZoneUndo], ...] = (DeleteFirewall, Untag, StartInstance, RestoreMigRepair, Uncordon)
+"""The order a revert runs the records in (rules before tags; VMs started before their MIG may repair again);
+each phase runs concurrently."""
 
 
 async def undo_records(records: Sequence[Journaled], env: FaultEnv) -> None:

@@ -119,7 +119,7 @@ def test_drain_names_pods_a_pdb_never_lets_go(tmp_path: Path) -> None:
 def test_stop_instances_restops_a_restarted_vm_and_restarts_all(mini: Mini) -> None:
     outage = fault("zone-outage", mini.env(), zone=ZONE_C, duration="8s", recheck_every="0.3s")
     plan = asyncio.run(outage.plan())
-    assert len(plan.targets) == 2 and plan.blast["vms"] == 2
+    assert len(plan.targets) == 3 and plan.blast["vms"] == 2  # two VMs and their MIG
     node_c0 = "gke-shop-default-pool-c-0"
 
     def during() -> None:
