@@ -18,7 +18,7 @@ from harness.errors import ClientError, PermanentClientError
 from harness.events import Event
 from harness.faults.preflight import ZoneImpact, predict_zone_loss
 from harness.retry import retry_transient
-from harness.spec.access import Access, KubeRule, Scope
+from harness.spec.access import Access, GcpRule, KubeRule, Scope
 from harness.spec.registry import FAULTS
 
 from .base import Fault, FaultEnv, FaultPlan
@@ -216,11 +216,18 @@ class ZoneOutage(ZoneFault):
 
     kind = "zone-outage"
     Params = ZoneOutageParams
-    access = Access(kube=ZONE_READS, other=(
+    access = Access(kube=ZONE_READS, gcp=(
+        GcpRule(("compute.instances.list", "compute.instances.get", "compute.zoneOperations.get")),
+        GcpRule(("compute.instances.stop", "compute.instances.start", "compute.instanceGroupManagers.list",
+                 "compute.instanceGroupManagers.get", "compute.instanceGroupManagers.update"), mode="stop-instances"),
+        GcpRule(("compute.instances.setTags", "compute.firewalls.create", "compute.firewalls.delete",
+                 "compute.networks.updatePolicy", "compute.globalOperations.get"), mode="network"),
+    ), other=(
         "GCP IAM (the harness's Google service account, e.g. through Workload Identity): compute.instances.list, "
-        "compute.instances.get, compute.instances.stop, compute.instances.start, compute.zoneOperations.get",
+        "compute.instances.get, compute.zoneOperations.get; for mode: stop-instances compute.instances.stop, "
+        "compute.instances.start, compute.instanceGroupManagers.list/get/update (switching the MIGs' repair off)",
         "GCP IAM for mode: network: compute.instances.setTags, compute.firewalls.create, compute.firewalls.delete, "
-        "compute.networks.updatePolicy, compute.globalOperations.get"))
+        "compute.networks.updatePolicy, compute.globalOperations.get (in the host project on a Shared VPC)"))
 
     def __init__(self, fault_id: str, params: Any, env: FaultEnv) -> None:
         super().__init__(fault_id, params, env)
