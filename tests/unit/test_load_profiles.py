@@ -3,6 +3,10 @@ rules on hand-built timelines, their effect on SLO results, and the master's off
 
 from __future__ import annotations
 
+import asyncio
+import io
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,7 +160,60 @@ def test_pace_per_user_throughput_and_remote_think_time() -> None:
     pace.update({"per_user": 4.0, "think": [0.1, 0.2]}, remote=False)
     first = pace.wait(user, lambda u: 1.5)
     assert 0.0 <= first <= 0.25
-    user._harness_last_run -= first + 0.1  # as if it waited, then its task ran 0.1 s
+    user._harness_last_run -= first + 0.1  # type: ignore[attr-defined]  # it waited, then ran a 0.1 s task
     assert 0.13 < pace.wait(user, lambda u: 1.5) <= 0.15, "the task's own time is taken off the 0.25 s pace"
     pace.update({"per_user": None, "think": [0.1, 0.2]}, remote=True)
     assert 0.1 <= pace.wait(user, lambda u: 1.5) <= 0.2, "a remote worker takes the master's think time"
+
+
+class _Load:
+    """Stands in for a LoadRunner whose workers are going (the real one is in test_load_remote)."""
+
+    def __init__(self) -> None:
+        self.lost: list[str] = []
+
+    def alive(self) -> bool:
+        return True
+
+    def lost_workers(self) -> list[str]:
+        return list(self.lost)
+
+
+def test_losing_more_workers_than_allowed_aborts_through_the_watch(tmp_path: Path) -> None:
+    from harness.journal import Journal
+    from harness.measure.timeline import TimelineWriter
+    from harness.report.console import ConsoleView, LiveState
+    from harness.run.watch import watch
+    from harness.spec.models import SafetySpec
+
+    load, reasons = _Load(), list[str]()
+    timeline = TimelineWriter(tmp_path / "timeline.jsonl", start=time.time())
+    live = ConsoleView(LiveState("x"), stream=io.StringIO())
+
+    async def scenario() -> None:
+        task = asyncio.create_task(watch(SafetySpec(), timeline, Journal(tmp_path / "events.jsonl"), live,
+                                         load, reasons.append, max_lost_workers=1))  # type: ignore[arg-type]
+        load.lost.append("w-1")
+        await asyncio.sleep(0.7)
+        assert not task.done() and not reasons, "one lost worker is within max_lost_workers: 1"
+        load.lost.append("w-2")
+        await asyncio.wait_for(task, 3)
+
+    asyncio.run(scenario())
+    timeline.close()
+    assert reasons == ["2 load worker(s) lost (w-1, w-2), more than load.max_lost_workers 1: "
+                       "the load is no longer the one asked for"]
+
+
+def test_report_html_says_it_under_the_status(tmp_path: Path) -> None:
+    import json
+
+    from harness.report.html import render_html
+
+    flag = Flag("saturated", "load generator saturated: its CPU was above 90% for 7 s in a row", 7, 3, 7)
+    run = {"name": "x", "status": "failed", "exit_code": 1,
+           "generator": {"flags": [flag.to_json()], "workers": {"lost": ["w-1"], "joined": []}}}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    html = render_html(tmp_path).read_text()
+    assert 'id="generator-saturated"' in html and "load generator saturated" in html
+    assert 'id="workers-lost"' in html and "w-1" in html
