@@ -222,12 +222,7 @@ class ZoneOutage(ZoneFault):
                  "compute.instanceGroupManagers.get", "compute.instanceGroupManagers.update"), mode="stop-instances"),
         GcpRule(("compute.instances.setTags", "compute.firewalls.create", "compute.firewalls.delete",
                  "compute.networks.updatePolicy", "compute.globalOperations.get"), mode="network"),
-    ), other=(
-        "GCP IAM (the harness's Google service account, e.g. through Workload Identity): compute.instances.list, "
-        "compute.instances.get, compute.zoneOperations.get; for mode: stop-instances compute.instances.stop, "
-        "compute.instances.start, compute.instanceGroupManagers.list/get/update (switching the MIGs' repair off)",
-        "GCP IAM for mode: network: compute.instances.setTags, compute.firewalls.create, compute.firewalls.delete, "
-        "compute.networks.updatePolicy, compute.globalOperations.get (in the host project on a Shared VPC)"))
+    ), other=("GCP IAM of mode: network is needed in the host project on a Shared VPC",))
 
     def __init__(self, fault_id: str, params: Any, env: FaultEnv) -> None:
         super().__init__(fault_id, params, env)
