@@ -1,185 +1,103 @@
-"""`make bench`: speed and memory figures, printed (never asserted by unit tests).
+"""`make bench`: the figures a user chooses a chaos harness by, in ONE table (value, goal, and the anchor
+measured in the same run where there is one), also written as ``reports/bench-<date>.json``.
 
-- sandbox start and stop time (default topology: 6 nodes, 12 process-backed pods, PostgreSQL)
-- listing 5,000 virtual pods on 300 nodes through the official Kubernetes client
-- timeline memory: a simulated hour vs ten hours of per-second records
-- detection and recovery error against the sandbox's ground truth (catalog scaled to 0 and back,
-  observed by a probe at 2 req/s and by Locust at a few hundred req/s)
+    python -m harness.sandbox.bench [--only load,memory,truth,scale,report] [--reports DIR]
+
+Sections (each a module of its own; one that fails gives a row saying so, the others still run):
+- load: harness-driven requests/s ÷ plain ``locust --headless`` against nginx, 1 and 2 processes
+- memory: harness peak RSS, 60-minute-equivalent run ÷ 1-minute run (compressed time)
+- truth: detection and recovery error against the sandbox's ground truth; default sandbox start time
+- scale: 5,003 pods: list, pod-kill 30 %, zone-drain of 100 nodes vs kubectl drain
+- report: report.html and digest render times
+
+Figures are measured on whatever machine runs them, with whatever else it runs: on a shared 2-core
+machine they are noisy.
 """
 
 from __future__ import annotations
 
-import json
-import random
-import tempfile
+import argparse
+import sys
 import time
-import tracemalloc
-from collections import Counter
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.measure.histogram import Histogram
+from rich.console import Console
+
+from .bench_table import Row, table, write_json
 
 
-def bench_sandbox_start() -> None:
-    from harness.sandbox import manage
+def _report_rows() -> list[Row]:
+    from harness.report import bench_digest, bench_report
 
-    with tempfile.TemporaryDirectory() as d:
-        t0 = time.monotonic()
-        manage.up(Path(d), timeout=180)
-        up = time.monotonic() - t0
-        t0 = time.monotonic()
-        manage.down(Path(d))
-        print(f"sandbox up (6 nodes, 12 pods, PostgreSQL, Prometheus if present): {up:.1f} s; "
-              f"down {time.monotonic() - t0:.1f} s")
+    return [Row(**f) for f in bench_report.figures() + bench_digest.figures()]
 
 
-def bench_scale() -> None:
-    from kubernetes import client, config
+def _load() -> list[Row]:
+    from .bench_load import bench_load
 
-    from harness.sandbox import manage
+    return bench_load()
 
-    with tempfile.TemporaryDirectory() as d:
-        cfg = Path(d) / "scale.yaml"
-        cfg.write_text(
-            "nodes_per_zone: 100\nprometheus: false\nnode: {cpu_millis: 64000, memory_mib: 262144}\n"
-            "services:\n  - {name: storefront, replicas: 3, path_prefix: /}\n"
-            "  - {name: catalog, replicas: 5000, path_prefix: /api/catalog, virtual: true, cpu_millis: 10,"
-            " memory_mib: 16}\n"
-        )
-        t0 = time.monotonic()
-        eps = manage.up(Path(d) / "sbx", cfg, timeout=600)
-        print(f"sandbox with 300 nodes and 5,003 pods ready in {time.monotonic() - t0:.1f} s")
+
+def _memory() -> list[Row]:
+    from .bench_memory import bench_memory
+
+    return bench_memory()
+
+
+def _truth() -> list[Row]:
+    from .bench_truth import bench_truth
+
+    return bench_truth()
+
+
+def _scale() -> list[Row]:
+    from .bench_scale import bench_scale
+
+    return bench_scale()
+
+
+SECTIONS: dict[str, Callable[[], list[Row]]] = {
+    "load": _load, "memory": _memory, "truth": _truth, "scale": _scale, "report": _report_rows}
+
+
+def collect(names: list[str], say: Callable[[str], None]) -> list[Row]:
+    """Run the named sections in order; a section that raises becomes one row naming its error."""
+    rows: list[Row] = []
+    for name in names:
+        t0 = time.perf_counter()
+        say(f"bench: {name} ...")
         try:
-            api = config.new_client_from_config(config_file=eps["kubeconfig"])
-            core = client.CoreV1Api(api)
-            times = []
-            for _ in range(5):
-                t0 = time.monotonic()
-                raw = core.list_namespaced_pod("shop", _preload_content=False)
-                # _preload_content=False returns the raw urllib3 response, which the stub does not say
-                n = len(json.loads(raw.data)["items"])  # type: ignore[attr-defined]
-                times.append(time.monotonic() - t0)
-            raw_s = sorted(times)[len(times) // 2]
-            t0 = time.monotonic()
-            typed = core.list_namespaced_pod("shop")
-            typed_s = time.monotonic() - t0
-            print(f"list {n} pods via the official client: raw JSON {raw_s * 1000:.0f} ms (median of 5); "
-                  f"deserialized into models ({len(typed.items)}) {typed_s * 1000:.0f} ms")
-            zone_of = {n.metadata.name: (n.metadata.labels or {}).get("topology.kubernetes.io/zone")
-                       for n in core.list_node().items if n.metadata and n.metadata.name}
-            per_zone = Counter(zone_of.get(p.spec.node_name) for p in typed.items if p.spec and p.spec.node_name)
-            print(f"catalog spread over zones: {dict(sorted(per_zone.items()))} "
-                  f"(largest minus smallest: {max(per_zone.values()) - min(per_zone.values())})")
-            api.close()
-        finally:
-            manage.down(Path(d) / "sbx")
+            rows += SECTIONS[name]()
+        except Exception as exc:  # noqa: BLE001 - one broken section must not hide the others' figures
+            traceback.print_exc(file=sys.stderr)
+            rows.append(Row(f"{name}: failed", None, anchor=f"{type(exc).__name__}: {exc}"[:300]))
+        say(f"bench: {name} done in {time.perf_counter() - t0:.0f} s")
+    return rows
 
 
-def _record(t: int, rng: random.Random) -> dict[str, object]:
-    h = Histogram()
-    for _ in range(50):
-        h.add(rng.lognormvariate(4, 0.5))
-    return {"t": t, "requests": 50, "failures": rng.randint(0, 2), "hist": h.to_json(), "users": 200,
-            "steps": {"checkout": {"requests": 5, "failures": 0, "hist": h.to_json()}}}
-
-
-def bench_timeline_memory() -> None:
-    from harness.measure.timeline import TimelineWriter
-
-    rng = random.Random(1)
-    peaks = {}
-    for hours in (1, 10):
-        with tempfile.TemporaryDirectory() as d:
-            start = 1_700_000_000
-            tracemalloc.start()
-            w = TimelineWriter(Path(d) / "timeline.jsonl", start=start)
-            for i in range(hours * 3600):
-                w.add_load(_record(start + i, rng))
-                if i % 10 == 0:
-                    w.flush(now=start + i)
-            w.close()
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-            peaks[hours] = peak
-    print(f"timeline peak memory: 1 h {peaks[1] / 1e6:.1f} MB, 10 h {peaks[10] / 1e6:.1f} MB (flat = streamed)")
-
-
-_TRUTH_EXPERIMENT = """name: bench-truth
-title: catalog off and on again
-target: sandbox
-steady_state: {{before: false, after: false}}
-{observe}
-timeline:
-  baseline: 3s
-  faults:
-    - {{at: 0s, name: catalog-off, deployment-scale: {{namespace: shop, name: catalog, replicas: 0, duration: 5s}}}}
-  recovery: 10s
-safety: {{max_pods_fraction: 1.0, allowed_namespaces: [shop]}}
-"""
-_OBSERVERS = {
-    "probe, 2 req/s": """probes:
-  - {{name: catalog, every: 0.5s, timeout: 2s, http: {{url: "/api/catalog/products?limit=2"}}}}
-slos:
-  - {{name: up, sli: probe.catalog.success_ratio, objective: ">= 99%", window: baseline, min_samples: 4}}
-  - {{name: recovery, sli: recovery_time, objective: "<= 30s", consecutive: 2}}""",
-    "Locust, 60 users": """load: {{journeys: {journeys}, users: 60, spawn_rate: 60, think_time: 0.1s..0.3s, workers: 1}}
-slos:
-  - {{name: up, sli: step.catalog.api.success_ratio, objective: ">= 90%", window: baseline}}
-  - {{name: recovery, sli: recovery_time, objective: "<= 30s", consecutive: 2}}""",
-}
-
-
-def bench_ground_truth() -> None:
-    import subprocess
-    import sys
-
-    from harness.journal import read_journal
-    from harness.sandbox import manage
-    from harness.sandbox.core.truth import read_truth, service_down_and_back
-
-    with tempfile.TemporaryDirectory() as d:
-        root = Path(d)
-        manage.up(root / "sbx", timeout=180)
-        try:
-            (root / "targets.yaml").write_text(f"targets:\n  sandbox: {{kind: sandbox, endpoints_file: "
-                                               f"{root / 'sbx' / 'endpoints.json'}}}\n")
-            for label, observe in _OBSERVERS.items():
-                exp = root / "truth.yaml"
-                journeys = Path(__file__).resolve().parents[2] / "probes" / "journeys" / "storefront.py"
-                exp.write_text(_TRUTH_EXPERIMENT.format(observe=observe.format(journeys=journeys)))
-                before = set((root / "reports").glob("*")) if (root / "reports").exists() else set()
-                proc = subprocess.run([sys.executable, "-m", "harness", "run", "--reports", str(root / "reports"),
-                                       str(exp)], cwd=root, capture_output=True, text=True, timeout=300, check=False)
-                new = sorted(set((root / "reports").glob("*")) - before)
-                if not new:
-                    print(f"ground truth ({label}): the run did not start: {proc.stderr.strip()[-300:]}")
-                    continue
-                folder = new[-1]
-                run = json.loads((folder / "run.json").read_text())
-                events = read_journal(folder / "events.jsonl")
-                first = min(e["ts"] for e in events if e["type"] == "fault.undo")
-                revert = next(e["ts"] for e in events if e["type"] == "fault.reverted")
-                down, back = service_down_and_back(read_truth(root / "sbx" / "truth.jsonl"), "catalog", first, revert)
-                rec = run.get("recovery") or {}
-                if down is None or back is None or rec.get("recovery_seconds") is None:
-                    print(f"ground truth ({label}): not measured ({rec.get('reason')})")
-                    continue
-                det_err = rec["detection_seconds"] - (down - first)
-                rec_err = rec["recovery_seconds"] - (back - revert)
-                rate = (run.get("load") or {}).get("requests", 0) / max(1, sum(1 for _ in open(folder / "timeline.jsonl")))
-                print(f"ground truth ({label}{f', {rate:.0f} req/s' if rate else ''}): detection error "
-                      f"{det_err:+.2f} s, recovery error {rec_err:+.2f} s (harness {rec['detection_seconds']:.2f} / "
-                      f"{rec['recovery_seconds']:.2f} s, truth {down - first:.2f} / {back - revert:.2f} s)")
-        finally:
-            manage.down(root / "sbx")
-
-
-def main() -> None:
-    bench_timeline_memory()
-    bench_ground_truth()
-    bench_sandbox_start()
-    bench_scale()
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m harness.sandbox.bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default=",".join(SECTIONS), help=f"sections, comma-separated ({', '.join(SECTIONS)})")
+    ap.add_argument("--reports", type=Path, default=Path("reports"), help="where bench-<date>.json goes")
+    args = ap.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        ap.error(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
+    err = Console(stderr=True)
+    t0 = time.perf_counter()
+    rows = collect(names, lambda s: err.print(s, style="dim"))
+    total = time.perf_counter() - t0
+    rows.append(Row("make bench: total time", total, "s", "<= 15 min (900 s)", f"sections: {', '.join(names)}"))
+    when = datetime.now(UTC)
+    Console(width=max(160, Console().width)).print(table(rows, f"make bench, {when:%Y-%m-%d %H:%M} UTC"))
+    path = write_json(rows, args.reports, when, total)
+    print(f"written: {path}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
