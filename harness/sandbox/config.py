@@ -85,9 +85,9 @@ class SandboxConfig(_Frozen):
         "shop-vpc", description="The VPC network the node VMs' interfaces are on. The sandbox has this network "
                                 "and `default`; firewall rules naming any other network are refused, as the API does.")
     mig_repair: bool = Field(
-        False, description="Start every zone's managed instance group with repair on (autoHealingPolicies plus "
-                           "instanceLifecyclePolicy.defaultActionOnFailure: REPAIR): a VM stopped behind the MIG's "
-                           "back is recreated after timings.mig_repair_delay.")
+        True, description="Start every zone's managed instance group with repair on, as GKE's are (autoHealingPolicies "
+                          "plus instanceLifecyclePolicy.defaultActionOnFailure: REPAIR): a VM stopped behind the MIG's "
+                          "back is recreated after timings.mig_repair_delay. False: DO_NOTHING, no health check.")
     denied_permissions: list[str] = Field(
         default_factory=list,
         description="Permissions the sandbox denies to every caller, to test preflight checks: Kubernetes as "

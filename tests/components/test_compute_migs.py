@@ -33,7 +33,7 @@ def _serve(tmp_path: Path, controller: bool = False, **config: Any) -> Served:
 
 @pytest.fixture
 def plain(tmp_path: Path) -> Iterator[Served]:
-    served = _serve(tmp_path)
+    served = _serve(tmp_path, mig_repair=False)
     yield served
     served.close()
 
