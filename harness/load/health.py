@@ -5,7 +5,10 @@ requests per second). :class:`WorkerWatch` notices workers joining and leaving, 
 worker's CPU % and the live worker count every time the master looks (a few times a second), and
 stamps each released per-second record with them::
 
-    {"t": ..., "requests": ..., "target_users": 200, "target_rps": 2000.0, "cpu": 93.5, "workers": 3}
+    {"t": ..., "requests": ..., "target_users": 200, "target_rps": 2000.0, "cpu": 93.5, "workers": 3,
+     "ramping": false}
+
+``ramping`` is true in a second when Locust was still starting or stopping users to reach the target.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ class WorkerWatch:
         if isinstance(percent, int | float):
             self._cpu[worker] = float(percent)
 
-    def sample(self, now: float, live: Iterable[str], offered: Offered) -> None:
+    def sample(self, now: float, live: Iterable[str], offered: Offered, ramping: bool = False) -> None:
         """Fold the current state into the sample of second ``int(now)`` (CPU: the most seen)."""
         live = list(live)
         cpu = max((self._cpu[w] for w in live if w in self._cpu), default=None)
@@ -73,14 +76,16 @@ class WorkerWatch:
         entry["workers"] = len(live)
         entry["target_users"] = offered.users
         entry["target_rps"] = offered.rps
+        entry["ramping"] = bool(entry.get("ramping")) or ramping
 
     def annotate(self, record: dict[str, Any]) -> dict[str, Any]:
         """Add the second's sample (or the latest earlier one) to a released record."""
         t = int(record["t"])
         for second in sorted(s for s in self._samples if s <= t):
             self._last = {**self._last, **self._samples.pop(second)}
-        for key in ("target_users", "target_rps", "cpu", "workers"):
+        for key in ("target_users", "target_rps", "cpu", "workers", "ramping"):
             if key in self._last:
                 record[key] = self._last[key]
-        self._last.pop("cpu", None)  # a CPU reading belongs to its own second
+        self._last.pop("cpu", None)  # a CPU reading and a ramp belong to their own second
+        self._last.pop("ramping", None)
         return record

@@ -165,7 +165,8 @@ class Master:
             live = self.live_workers()
             for kind, fields in self.watch.changes(live):
                 self.send(kind, **fields)
-            self.watch.sample(time.time(), live, self.offered)
+            self.watch.sample(time.time(), live, self.offered,
+                              ramping=self.runner.state == locust_runners.STATE_SPAWNING or not self.commands.empty())
             for record in self.merger.release(live):
                 self.send("second", record=self.watch.annotate(record))
             gevent.sleep(_EMIT_EVERY)

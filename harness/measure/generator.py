@@ -2,8 +2,8 @@
 
 Two flags, each a run of seconds in a row (a second without load data breaks no streak and makes none):
 
-* **shortfall** — the load has a requests-per-second target, every user it asked for is running
-  (``users >= target_users``: ramps and spawning are not counted), and the second's achieved requests
+* **shortfall** — the load has a requests-per-second target, Locust is not ramping towards a new user
+  count (``ramping`` false; in timelines without it, ``users >= target_users``), and achieved requests
   are below ``SHORTFALL_RATIO`` (90 %) of the target, for at least ``SHORTFALL_SECONDS`` (5) seconds in
   a row. Message: "the load generator fell short of its target: SLIs are not about the site".
 * **saturated** — the busiest worker's CPU is above ``SATURATION_CPU`` (90 %) for at least
@@ -78,7 +78,8 @@ def _short(second: Second) -> bool | None:
     load = second.load
     if load is None or not load.target_rps or load.target_users is None:
         return None
-    if load.users < load.target_users:
+    ramping = load.ramping if load.ramping is not None else load.users < load.target_users
+    if ramping:
         return None
     return load.requests < SHORTFALL_RATIO * load.target_rps
 

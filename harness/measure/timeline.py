@@ -8,7 +8,7 @@ lines back as ``Second`` values. Line shape::
     {"t": 1700000000, "s": 12, "phase": "fault",
      "load": {"requests": n, "failures": n, "hist": {<successful requests' latencies>}, "users": n,
               "steps": {"<step>": {"requests": n, "failures": n, "hist": {...}}},
-              "target_users": n, "target_rps": x|null, "cpu": x, "workers": n},
+              "target_users": n, "target_rps": x|null, "cpu": x, "workers": n, "ramping": bool},
      "probes": {"<probe>": {"ok": n, "fail": n, "hist": {...}}},
      "events": [{"ts": 1700000000.4, "type": "fault.injected", ...}],
      "faults": ["<active fault id>"]}
@@ -17,7 +17,8 @@ A second ``t`` covers ``[t, t+1)``. Its phase is the one in effect at its midpoi
 its faults are every fault active at any moment of the second. The load's generator fields (each
 present only when the generator reported it): ``target_users`` and ``target_rps`` are the *offered*
 load (the stage's user count and requests-per-second target; ``requests`` is the *achieved* one),
-``cpu`` the busiest Locust worker's CPU % (of one core) and ``workers`` the live workers.
+``cpu`` the busiest Locust worker's CPU % (of one core), ``workers`` the live workers and ``ramping``
+whether Locust was still spawning towards the target.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class LoadCounts(Counts):
     """CPU % (of one core) of the busiest load worker during the second."""
     workers: int | None = None
     """Live load workers (local and remote)."""
+    ramping: bool | None = None
+    """Locust was still starting or stopping users towards ``target_users`` during the second."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,8 @@ class Second:
                    tuple(data.get("events") or ()), tuple(data.get("faults") or ()))
 
 
-_GENERATOR: dict[str, Callable[[Any], Any]] = {"target_users": int, "target_rps": float, "cpu": float, "workers": int}
+_GENERATOR: dict[str, Callable[[Any], Any]] = {"target_users": int, "target_rps": float, "cpu": float, "workers": int,
+                                               "ramping": bool}
 """The generator's fields of a load record (see the module docstring), with their types."""
 
 
@@ -150,7 +154,7 @@ class _Bucket:
         for key in _GENERATOR:
             if record.get(key) is not None:
                 old = self.generator.get(key)
-                self.generator[key] = record[key] if key != "cpu" or old is None else max(old, record[key])
+                self.generator[key] = record[key] if key not in ("cpu", "ramping") or old is None else max(old, record[key])
         for name, step in (record.get("steps") or {}).items():
             self.steps.setdefault(name, _Acc()).add(
                 int(step.get("requests", 0)), int(step.get("failures", 0)), step.get("hist"))

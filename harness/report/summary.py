@@ -170,7 +170,7 @@ def _generator(run: Mapping[str, Any]) -> list[str]:
     lines = ["", "## Load generator", "", *_table(["", ""], rows)]
     lines += [f"- **{f.get('kind')}**: {f.get('message')} — {f.get('seconds')} s in all, longest run "
               f"{f.get('longest')} s from second {f.get('first_s')}." for f in gen.get("flags") or []]
-    return lines + ["", "Flags: achieved < 90 % of the req/s target with every user running, or worker CPU > 90 %, "
+    return lines + ["", "Flags: achieved < 90 % of the req/s target outside ramps, or worker CPU > 90 %, "
                         "for 5 s or more in a row."]
 
 

@@ -98,6 +98,13 @@ def test_shortfall_ignores_ramps_and_seconds_without_a_target() -> None:
     assert [f.longest for f in generator_flags(gap)] == [5], "a second without load data breaks no streak"
 
 
+def test_users_lost_outside_a_ramp_count_as_a_shortfall() -> None:
+    ramping = [_second(s, 10, users=3, target_rps=100.0, target_users=10, ramping=True) for s in range(8)]
+    assert generator_flags(ramping) == []
+    lost = [_second(s, 30, users=3, target_rps=100.0, target_users=10, ramping=False) for s in range(8)]
+    assert [f.kind for f in generator_flags(lost)] == ["shortfall"], "a worker's users gone: the load is short"
+
+
 def test_saturation_is_cpu_above_ninety_for_five_seconds() -> None:
     hot = [_second(s, 100, cpu=95.0) for s in range(5)]
     [flag] = generator_flags(hot)
@@ -144,7 +151,7 @@ def test_master_samples_offered_load_and_worker_health() -> None:
     watch.cpu("b", 20.0)
     watch.sample(1000.7, ["a", "b"], offered)
     record = watch.annotate({"t": 1000})
-    assert record == {"t": 1000, "target_users": 20, "target_rps": 400.0, "cpu": 97.0, "workers": 2}
+    assert record == {"t": 1000, "target_users": 20, "target_rps": 400.0, "cpu": 97.0, "workers": 2, "ramping": False}
     assert "cpu" not in watch.annotate({"t": 1001}), "a CPU reading belongs to its own second"
     assert watch.changes(["a", "c"]) == [("worker_lost", {"worker": "b", "live": 2}),
                                          ("worker_joined", {"worker": "c", "live": 2})]
