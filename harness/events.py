@@ -34,8 +34,8 @@ class Event(StrEnum):
     LOAD_STARTED = "load.started"
     LOAD_ERROR = "load.error"
     LOAD_WORKER_LOST = "load.worker_lost"
-    """A Locust worker (local or remote) disconnected or went missing: ``worker``, ``live``, ``lost``
-    (how many so far), ``max_lost`` (the experiment's threshold; one more aborts the run)."""
+    """A Locust worker (local or remote) disconnected or went missing: ``worker``, ``live`` (workers
+    left), ``max_lost`` (the experiment's ``load.max_lost_workers``; one more aborts the run)."""
     LOAD_WORKER_JOINED = "load.worker_joined"
     """A Locust worker connected after the load started: ``worker``, ``live``."""
     PROBE_CHANGED = "probe.changed"

@@ -41,7 +41,7 @@ from harness.run.leasing import RunLease
 from harness.run.outcome import Ending, leaves, verdict
 from harness.run.probing import RunProbes
 from harness.run.steady import steady_state
-from harness.run.watch import watch
+from harness.run.watch import journal_worker, watch
 from harness.spec.loader import LoadedExperiment
 from probes.env import probe_env
 
@@ -317,22 +317,11 @@ class Run:
             timeouts=LoadTimeouts(max_seconds=self.exp.safety.max_duration + 60),
             target_rps=spec.target_rps,
             remote=RemoteWorkers(spec.remote_workers, spec.master_bind, spec.master_port, spec.remote_worker_wait),
-            on_event=self._on_load_event,
+            on_event=lambda message: journal_worker(self.journal, message, spec.max_lost_workers),
         )
         await asyncio.to_thread(self._load.start)
         assert self.journal
         self.journal.write(Event.LOAD_STARTED, users=spec.users, spawn_rate=spec.spawn_rate)
-
-    def _on_load_event(self, message: dict[str, Any]) -> None:
-        """A Locust worker left or joined (the load runner's reader thread): journaled; the watch
-        aborts the run once more than ``load.max_lost_workers`` are lost."""
-        assert self.journal and self._load and self.exp.load
-        fields = {"worker": message.get("worker"), "live": message.get("live")}
-        if message.get("type") == "worker_lost":
-            self.journal.write(Event.LOAD_WORKER_LOST, **fields, lost=len(self._load.lost_workers()),
-                               max_lost=self.exp.load.max_lost_workers)
-        else:
-            self.journal.write(Event.LOAD_WORKER_JOINED, **fields)
 
     async def _start_probes(self) -> None:
         if not self.exp.probes:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.events import Event
 from harness.journal import Journal
@@ -18,6 +18,18 @@ from harness.spec.models import SafetySpec
 
 if TYPE_CHECKING:
     from harness.load.runner import LoadRunner  # imported when the run has load
+
+
+def journal_worker(journal: Journal | None, message: dict[str, Any], max_lost: int) -> None:
+    """A Locust worker left or joined (called from the load runner's reader thread): journaled; the
+    watch aborts the run once more than ``max_lost`` are lost."""
+    if journal is None:
+        return
+    fields = {"worker": message.get("worker"), "live": message.get("live")}
+    if message.get("type") == "worker_lost":
+        journal.write(Event.LOAD_WORKER_LOST, **fields, max_lost=max_lost)
+    else:
+        journal.write(Event.LOAD_WORKER_JOINED, **fields)
 
 
 async def watch(safety: SafetySpec, timeline: TimelineWriter, journal: Journal, live: ConsoleView,

@@ -224,3 +224,14 @@ def test_report_html_says_it_under_the_status(tmp_path: Path) -> None:
     html = render_html(tmp_path).read_text()
     assert 'id="generator-saturated"' in html and "load generator saturated" in html
     assert 'id="workers-lost"' in html and "w-1" in html
+
+
+def test_worker_changes_are_journaled(tmp_path: Path) -> None:
+    from harness.journal import Journal, read_journal
+    from harness.run.watch import journal_worker
+
+    journal = Journal(tmp_path / "events.jsonl")
+    journal_worker(journal, {"type": "worker_lost", "worker": "w-1", "live": 1}, 0)
+    journal_worker(journal, {"type": "worker_joined", "worker": "w-3", "live": 2}, 0)
+    events = [(e["type"], e["worker"]) for e in read_journal(tmp_path / "events.jsonl")]
+    assert events == [("load.worker_lost", "w-1"), ("load.worker_joined", "w-3")]
