@@ -1,6 +1,7 @@
 """`harness doctor` against live sandboxes: all green for the catalogue on the session sandbox; on a sandbox
 that denies ``create pods/eviction``, a red row naming the verb and the resource, exit 2, and a `harness
-run` of a zone drain refused before anything is touched."""
+run` of a zone drain refused before anything is touched; one denying ``compute.instances.stop``, a red
+Compute row for the zone outage."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ zones: [b, c, d]
 nodes_per_zone: 1
 products: 20
 prometheus: false
-denied_permissions: ['create pods/eviction']
+denied_permissions: ['create pods/eviction', 'compute.instances.stop']
 services:
   - {name: storefront, replicas: 1, path_prefix: /}
 """
@@ -86,7 +87,8 @@ def denied_ws(tmp_path: Path, denied: SandboxHandle) -> Workspace:
     journeys = tmp_path / "probes" / "journeys"
     journeys.mkdir(parents=True)
     (journeys / "storefront.py").write_text((REPO / "probes/journeys/storefront.py").read_text())
-    shutil.copy(REPO / "experiments" / "zone-drain-europe-west1-b.yaml", tmp_path)
+    for name in ("zone-drain-europe-west1-b.yaml", "zone-outage-europe-west1-c.yaml"):
+        shutil.copy(REPO / "experiments" / name, tmp_path)
     return Workspace(tmp_path, denied)
 
 
@@ -97,8 +99,17 @@ def test_a_denied_verb_is_a_red_row_naming_it_and_exit_2(denied_ws: Workspace) -
     assert red["check"] == "kubernetes: create pods/eviction in namespace shop"
     assert red["needed_for"] == ["zone-drain (zone-drain-europe-west1-b)"]
     assert "resources: [pods/eviction]" in red["fix"] and "verbs: [create]" in red["fix"]
-    table = denied_ws.harness("doctor", "zone-drain-europe-west1-b.yaml", timeout=120)
-    assert table.returncode == 2 and "FAILED" in table.stdout and "1 of" in table.stdout
+
+
+def test_a_denied_iam_permission_is_a_red_compute_row(denied_ws: Workspace) -> None:
+    code, report, _ = _doctor_json(denied_ws, "zone-outage-europe-west1-c.yaml")
+    [compute] = [r for r in _rows(report) if r["check"].startswith("compute:")]
+    if compute["result"] == "not checked":
+        pytest.skip(f"the sandbox's Compute API does not answer testIamPermissions yet: {compute['detail']}")
+    assert code == 2 and compute["result"] == "FAILED", compute
+    assert compute["detail"].endswith(": compute.instances.stop") and "europe-west1-c" in compute["check"]
+    assert compute["needed_for"] == ["zone-outage (zone-outage-europe-west1-c)"]
+    assert [r["check"] for r in _rows(report) if r["result"] == "FAILED"] == [compute["check"]]
 
 
 def test_run_refuses_before_any_fault_when_a_permission_is_missing(denied_ws: Workspace) -> None:
@@ -106,6 +117,7 @@ def test_run_refuses_before_any_fault_when_a_permission_is_missing(denied_ws: Wo
                              timeout=120)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "create pods/eviction" in proc.stderr and "nothing was run or injected" in proc.stderr
+    assert "FAILED" in proc.stderr and "how to fix" in proc.stderr  # the doctor's table
     assert denied_ws.run_dirs() == []  # no run folder: not one event, let alone a fault
     kube = denied_ws.sandbox.kube()
     try:
