@@ -6,7 +6,7 @@ Every fault and probe kind declares its ``access`` (harness.spec.access); the ch
   (harness.plan.rbac: the namespaces the steps name, the lease namespace, cluster-wide rules), one per
   non-resource URL, and ``GET /version``.
 - **Compute Engine**: ``testIamPermissions`` on a VM of each zone a step names, for the kind's ``gcp`` rules
-  (``FALLBACK_GCP`` until a kind declares its own).
+  that apply to the step's ``mode``.
 - **PostgreSQL**: log in with the DSN each step or probe uses, and check the roles the kind needs.
 - **Endpoints**: the site, and Prometheus or Toxiproxy when a kind reaches them.
 
@@ -44,16 +44,6 @@ from probes.base import probe_class
 
 EVERY_RUN = "every run"
 
-_STOP = ("compute.instances.list", "compute.instances.get", "compute.instances.stop", "compute.instances.start",
-         "compute.zoneOperations.get", "compute.instanceGroupManagers.get", "compute.instanceGroupManagers.update")
-_NETWORK = ("compute.instances.list", "compute.instances.get", "compute.instances.setTags",
-            "compute.zoneOperations.get", "compute.firewalls.create", "compute.firewalls.delete",
-            "compute.networks.updatePolicy", "compute.globalOperations.get")
-FALLBACK_GCP: dict[str, tuple[GcpRule, ...]] = {
-    "zone-outage": (GcpRule(_STOP, mode="stop-instances"), GcpRule(_NETWORK, mode="network")),
-}
-"""GCP IAM permissions of the kinds that do not declare ``access.gcp`` yet, by kind and mode (to be removed
-once they do)."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +91,7 @@ def _kube_needs(experiments: Sequence[tuple[Experiment, str]], out: dict[Check, 
 
 
 def _gcp_rules(kind: str) -> tuple[GcpRule, ...]:
-    return fault_class(kind).access.gcp or FALLBACK_GCP.get(kind, ())
+    return fault_class(kind).access.gcp
 
 
 def _endpoint(which: Endpoint, params: Any, conn: Connection, probe: bool) -> Check:
@@ -187,4 +177,4 @@ async def doctor(experiments: Iterable[tuple[Experiment, str]], conn: Connection
     return await run_checks(plan_checks(experiments, conn), conn, deadline)
 
 
-__all__ = ["EVERY_RUN", "FALLBACK_GCP", "Report", "Result", "Row", "doctor", "plan_checks", "run_checks"]
+__all__ = ["EVERY_RUN", "Report", "Result", "Row", "doctor", "plan_checks", "run_checks"]

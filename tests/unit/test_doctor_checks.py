@@ -8,7 +8,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from harness.clients.connect import Connection
-from harness.plan.doctor import EVERY_RUN, FALLBACK_GCP, plan_checks
+from harness.faults.base import fault_class
+from harness.plan.doctor import EVERY_RUN, plan_checks
 from harness.plan.doctor_checks import (
     ComputeCheck,
     EndpointCheck,
@@ -69,9 +70,11 @@ def test_zone_outage_tests_its_iam_permissions_in_its_zone() -> None:
 
 
 def test_gcp_rules_apply_by_mode() -> None:
-    stop, network = FALLBACK_GCP["zone-outage"]
-    assert stop.applies(SimpleNamespace(mode="stop-instances")) and not stop.applies(SimpleNamespace(mode="network"))
-    assert "compute.firewalls.create" in network.permissions and network.applies(SimpleNamespace(mode="network"))
+    rules = fault_class("zone-outage").access.gcp
+    network = {p for r in rules if r.applies(SimpleNamespace(mode="network")) for p in r.permissions}
+    stop = {p for r in rules if r.applies(SimpleNamespace(mode="stop-instances")) for p in r.permissions}
+    assert "compute.firewalls.create" in network - stop and "compute.instances.stop" in stop - network
+    assert "compute.instances.list" in stop & network
     assert GcpRule(("compute.instances.get",)).applies(SimpleNamespace())
 
 
