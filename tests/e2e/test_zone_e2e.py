@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import signal
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -180,4 +182,88 @@ def test_e2e_network_outage_fails_zone_requests_then_recovers(workspace: Any, sa
     assert fault_failures > 0, "requests to the zone's pods should fail while the rules exist"
     assert recovery_tail and sum(s.load.failures for s in recovery_tail) == 0
     assert run["faults"][0]["measurements"]["firewalls"]
+    _cluster_clean(sandbox)
+
+
+# == managed instance groups: the session sandbox's MIGs repair (as GKE's) =============================
+MIG_D = "gke-shop-default-pool-d-grp"
+D_VMS = ["gke-shop-default-pool-d-0", "gke-shop-default-pool-d-1"]
+
+
+def _vm_ids(sandbox: Any) -> dict[str, tuple[str, str]]:
+    """(id, status) of zone d's VMs, read from the Compute API's JSON."""
+    import httpx
+
+    base = f"{sandbox.endpoints['compute']}/compute/v1/projects/{sandbox.endpoints['project']}/zones/{ZONE_D}"
+    with httpx.Client(base_url=base, timeout=10) as http:
+        return {n: (http.get(f"/instances/{n}").json()["id"], http.get(f"/instances/{n}").json()["status"])
+                for n in D_VMS}
+
+
+def _mig_repair(compute: Any) -> str:
+    mig = compute.get_mig(ZONE_D, MIG_D)
+    return json.dumps({k: mig.get(k) for k in ("autoHealingPolicies", "instanceLifecyclePolicy")}, sort_keys=True)
+
+
+@pytest.mark.e2e
+def test_e2e_stop_instances_holds_a_repairing_zone_down_and_leaves_migs_as_found(workspace: Any, sandbox: Any) -> None:
+    from harness.clients.compute import ComputeClient
+
+    compute = ComputeClient(sandbox.endpoints["project"], sandbox.endpoints["compute"])
+    try:
+        before = _mig_repair(compute)
+        assert '"defaultActionOnFailure": "REPAIR"' in before
+        # what an outage that ignores the MIG would see: the MIG recreates the VM it stopped
+        first = _vm_ids(sandbox)
+        compute.stop(ZONE_D, D_VMS[0], deadline=30)
+        wait_for(lambda: _vm_ids(sandbox)[D_VMS[0]][0] != first[D_VMS[0]][0]
+                 and _vm_ids(sandbox)[D_VMS[0]][1] == "RUNNING", 30, "the MIG recreating the stopped VM")
+        _cluster_clean(sandbox)
+        sandbox.spread()
+
+        # the harness's outage: down for its whole duration, nothing recreated, the MIG as found
+        ids = {n: i for n, (i, _) in _vm_ids(sandbox).items()}
+        exp = workspace.experiment("stop-d", _zone_experiment(
+            f"zone-outage: {{zone: {ZONE_D}, mode: stop-instances, duration: 8s, recheck_every: 1s}}",
+            baseline="1s", recovery="2s", load=False))
+        proc = workspace.popen("run", str(exp))
+        seen: list[dict[str, tuple[str, str]]] = []
+        while proc.poll() is None:
+            seen.append(_vm_ids(sandbox))
+            time.sleep(0.5)
+        out, err = proc.communicate()
+        assert proc.returncode in (0, 1), out + err  # 1: recovery_time has nothing to recover to without load
+        fault_run = json.loads((workspace.run_dirs()[-1] / "run.json").read_text())["faults"][0]
+        assert fault_run["reverted_at"] and not fault_run["error"]
+        assert f"mig/{ZONE_D}/{MIG_D}" in fault_run["targets"]
+        down = [s for s in seen if all(status == "TERMINATED" for _, status in s.values())]
+        assert len(down) >= 8, f"the zone was down for {len(down) * 0.5:g}s of an 8s outage"
+        assert all({n: i for n, (i, _) in s.items()} == ids for s in seen), "a VM was recreated during the outage"
+        assert not [e for e in _run_events(workspace) if e.get("action") == "restopped"]
+        assert _mig_repair(compute) == before
+        assert {n: s for n, (_, s) in _vm_ids(sandbox).items()} == dict.fromkeys(D_VMS, "RUNNING")
+
+        # kill -9 while the zone is down, then `harness rollback`
+        exp = workspace.experiment("stop-d-kill", _zone_experiment(
+            f"zone-outage: {{zone: {ZONE_D}, mode: stop-instances, duration: 60s}}", baseline="1s", load=False))
+        proc = workspace.popen("run", str(exp))
+        try:
+            def stopped() -> bool:
+                runs = [d for d in workspace.run_dirs() if d.name.endswith("-stop-d-kill")]
+                return bool(runs) and (runs[0] / "events.jsonl").exists() and any(
+                    e.get("action") == "stopped" for e in read_journal(runs[0] / "events.jsonl"))
+
+            wait_for(stopped, 60, "VMs stopped")
+        finally:
+            proc.kill()
+            proc.communicate()
+        assert '"DO_NOTHING"' in _mig_repair(compute)
+        time.sleep(4)  # longer than the MIG's repair delay: nothing comes back by itself
+        assert {n: s for n, (_, s) in _vm_ids(sandbox).items()} == dict.fromkeys(D_VMS, "TERMINATED")
+        workspace.harness("rollback", str(workspace.run_dirs()[-1]), check=0)
+        assert _mig_repair(compute) == before
+        assert {n: s for n, (_, s) in _vm_ids(sandbox).items()} == dict.fromkeys(D_VMS, "RUNNING")
+        assert {n: i for n, (i, _) in _vm_ids(sandbox).items()} == ids
+    finally:
+        compute.close()
     _cluster_clean(sandbox)
