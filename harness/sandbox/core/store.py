@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, TypeVar, cast
 
 from harness.selectors import parse_field_selector, parse_label_selector
@@ -121,6 +122,8 @@ class Store:
 
     def __init__(self) -> None:
         self._objects: dict[Key, Obj] = {}
+        self._kinds: dict[str, dict[Key, Obj]] = {}
+        """The same objects by plural: a list reads one kind, not every object of the store."""
         self._rv = 1000
         self._watchers: list[tuple[str, asyncio.Queue[tuple[str, Obj]]]] = []
         self.listeners: list[Callable[[str, str, Obj], None]] = []  # (event type, plural, obj)
@@ -172,7 +175,7 @@ class Store:
         obj["apiVersion"] = res.api_version
         obj["kind"] = res.kind
         self._bump(obj)
-        self._objects[key] = obj
+        self._objects[key] = self._kinds.setdefault(plural, {})[key] = obj
         self._notify("ADDED", plural, obj)
         return clone(obj)
 
@@ -201,8 +204,8 @@ class Store:
         lab = parse_label_selector(label_selector)
         fld = parse_field_selector(field_selector)
         out = []
-        for (p, ns, _name), obj in sorted(self._objects.items()):
-            if p != plural or (namespace and ns != namespace):
+        for (_p, ns, _name), obj in sorted(self._kinds.get(plural, {}).items(), key=itemgetter(0)):
+            if namespace and ns != namespace:
                 continue
             if lab(obj["metadata"].get("labels") or {}) and fld(obj):
                 out.append(clone(obj) if copy_out else obj)
@@ -227,7 +230,8 @@ class Store:
         else:
             new["metadata"]["generation"] = current["metadata"].get("generation", 1)
         self._bump(new)
-        self._objects[self._key(plural, meta.get("namespace"), meta["name"])] = new
+        key = self._key(plural, meta.get("namespace"), meta["name"])
+        self._objects[key] = self._kinds.setdefault(plural, {})[key] = new
         self._notify("MODIFIED", plural, new)
         return clone(new)
 
@@ -241,6 +245,7 @@ class Store:
         """Remove an object now (pods normally go through deletionTimestamp and the kubelet)."""
         key = self._key(plural, namespace, name)
         obj = self._objects.pop(key, None)
+        self._kinds.get(plural, {}).pop(key, None)
         if obj is None:
             raise NotFound(f'{plural} "{name}" not found')
         self._bump(obj)
