@@ -62,7 +62,8 @@ class Ingress:
         self.blocked_delay = blocked_delay
         self._ctx: Context | None = None
         self._routes: list[tuple[str, str, str]] = []  # (prefix, prefix + "/", service), longest first
-        self._endpoints: dict[str, tuple[Endpoint, ...]] = {}
+        self._endpoints: dict[str, dict[str, Endpoint]] = {}  # service -> pod -> endpoint, in rotation order
+        self._rotation: dict[str, tuple[Endpoint, ...]] = {}  # the same as tuples, rebuilt when read after a change
         self._counters: dict[str, itertools.count[int]] = {}
         self._applied: dict[str, tuple[str, str]] = {}  # pod -> (service, ip) now in rotation
         self._desired: dict[str, tuple[str, str]] = {}  # pod -> (service, ip) as last seen in the store
@@ -81,7 +82,7 @@ class Ingress:
         services = sorted(ctx.config.services, key=lambda s: len(s.path_prefix), reverse=True)
         self._routes = [(s.path_prefix, s.path_prefix.rstrip("/") + "/", s.name) for s in services]
         for s in ctx.config.services:
-            self._endpoints[s.name] = ()
+            self._endpoints[s.name] = {}
             self._counters[s.name] = itertools.count()
         for pod in ctx.store.list("pods", ctx.config.namespace, copy_out=False):
             want = self._want(pod)
@@ -122,12 +123,20 @@ class Ingress:
         return {
             "ok": self._runner is not None,
             "url": f"http://127.0.0.1:{self._port}",
-            "endpoints": {svc: [e[0] for e in eps] for svc, eps in self._endpoints.items()},
+            "endpoints": {svc: list(eps) for svc, eps in self._endpoints.items()},
         }
 
     def endpoints(self, service: str) -> list[str]:
         """Pod names currently in rotation for ``service``."""
-        return [e[0] for e in self._endpoints.get(service, ())]
+        return list(self._endpoints.get(service, {}))
+
+    def _in_rotation(self, service: str) -> tuple[Endpoint, ...]:
+        """The endpoints of ``service`` as a tuple, rebuilt only after a change (5,000 pods changing one by
+        one must not copy 5,000 endpoints each time)."""
+        eps = self._rotation.get(service)
+        if eps is None:
+            eps = self._rotation[service] = tuple(self._endpoints.get(service, {}).values())
+        return eps
 
     # -- endpoints (lagged) ---------------------------------------------------------------------------
     def _want(self, pod: dict[str, Any]) -> tuple[str, str] | None:
@@ -178,13 +187,15 @@ class Ingress:
             return
         if current is not None:
             service, ip = current
-            self._endpoints[service] = tuple(e for e in self._endpoints[service] if e[0] != name)
+            self._endpoints[service].pop(name, None)
+            self._rotation.pop(service, None)
             del self._applied[name]
             self._ctx.truth.record("endpoint.removed", service=service, pod=name, ip=ip)
         if want is not None:
             service, ip = want
             base = f"http://{ip}:{self._ctx.config.pod_port}"
-            self._endpoints[service] = (*self._endpoints[service], (name, ip, base))
+            self._endpoints[service][name] = (name, ip, base)
+            self._rotation.pop(service, None)
             self._applied[name] = want
             self._ctx.truth.record("endpoint.added", service=service, pod=name, ip=ip)
 
@@ -198,7 +209,7 @@ class Ingress:
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         service = self.route(request.path)
-        eps = self._endpoints.get(service, ()) if service else ()
+        eps = self._in_rotation(service) if service else ()
         if service is None or not eps:
             return web.json_response({"error": "no endpoints", "service": service}, status=503)
         pod, ip, base = eps[next(self._counters[service]) % len(eps)]
