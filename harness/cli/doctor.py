@@ -1,6 +1,7 @@
 """``harness doctor [--target T] [EXPERIMENT...]``: before anything runs, check that every endpoint the
 experiments need answers and every permission they need is granted (harness.plan.doctor); a table with
-how to fix each failure, exit 2 when anything failed. ``harness run`` runs the same checks first."""
+how to fix each failure, exit 2 when anything failed. ``harness run``, ``harness gate`` and ``harness gameday
+run`` run the same checks first (``preflight``)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from rich.table import Table
 
 from harness.cli.common import EXIT_INVALID, EXIT_OK, err
 from harness.cli.rbac import load_all
-from harness.clients.connect import resolve_connection
-from harness.plan.doctor import Report, Result, doctor
+from harness.plan.doctor import Report, Result
+from harness.plan.preflight import check_experiments, preflight_checks
 from harness.spec.loader import LoadedExperiment
 
 CATALOGUE = Path("experiments")
@@ -33,22 +34,6 @@ def add_parsers(sub: Any) -> None:
     d.add_argument("--target", default=None, help="target name, instead of each experiment's")
     d.add_argument("--format", choices=("table", "json"), default="table", help="output (default table)")
     d.set_defaults(fn=cmd_doctor)
-
-
-def _target(loaded: LoadedExperiment) -> str:
-    return str(getattr(loaded.target, "name", "") or loaded.experiment.target)
-
-
-async def check_experiments(loaded: Sequence[LoadedExperiment]) -> list[tuple[str, Report]]:
-    """The doctor's report for ``loaded``, one per target they run on."""
-    by_target: dict[str, list[LoadedExperiment]] = {}
-    for x in loaded:
-        by_target.setdefault(_target(x), []).append(x)
-    out = []
-    for name, group in by_target.items():
-        conn = resolve_connection(group[0].target)
-        out.append((name, await doctor([(x.experiment, x.target.lease.namespace) for x in group], conn)))
-    return out
 
 
 def failed(reports: Sequence[tuple[str, Report]]) -> bool:
@@ -79,21 +64,24 @@ def as_json(reports: Sequence[tuple[str, Report]]) -> str:
         for name, r in reports]}, indent=2)
 
 
-def preflight(loaded: Sequence[LoadedExperiment]) -> bool:
-    """``harness run``'s first step: the doctor's checks for ``loaded``. False (the table on stderr) when
-    one failed; one line on stderr otherwise."""
-    reports = asyncio.run(check_experiments(loaded))
-    if failed(reports):
-        print_table(reports, sys.stderr)
-        err("refused: a check of `harness doctor` failed (above): nothing was run or injected "
-            "(--skip-doctor runs anyway)")
+def preflight(loaded: Sequence[LoadedExperiment], skip: str = "--skip-doctor") -> bool:
+    """The first step of ``harness run``, ``harness gate`` and ``harness gameday run``: the doctor's checks for
+    ``loaded`` (harness.plan.preflight). False (the table and the refusal on stderr) when one failed; one line
+    on stderr otherwise."""
+    pre = preflight_checks(loaded)
+    if not pre.ok:
+        print_table(pre.reports, sys.stderr)
+        err(pre.refusal(skip=skip).splitlines()[0] + " (the table above)")
         return False
-    rows = [row for _, r in reports for row in r.rows]
-    unchecked = [row for row in rows if row.result == Result.UNCHECKED]
-    seconds = sum(r.seconds for _, r in reports)
-    err(f"doctor: {len(rows) - len(unchecked)} checks ok in {seconds:.1f}s"
-        + "".join(f"; not checked: {row.check} ({row.detail})" for row in unchecked))
+    err(pre.summary())
     return True
+
+
+def add_skip_flag(parser: Any) -> None:
+    """``--skip-doctor`` on a command that runs experiments."""
+    parser.add_argument("--skip-doctor", action="store_true",
+                        help="do not check endpoints and permissions first (`harness doctor`); a missing one then "
+                             "fails mid-run")
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

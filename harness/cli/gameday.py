@@ -12,6 +12,7 @@ from types import FrameType
 from typing import Any
 
 from harness.cli.common import EXIT_INVALID, EXIT_OK, err, load
+from harness.cli.doctor import add_skip_flag, preflight
 from harness.cli.experiments import run_and_print
 from harness.cli.freeze import Notes, add_freeze_flags, check_freeze, windows_for
 from harness.errors import HarnessError, InvalidExperiment
@@ -29,6 +30,7 @@ def add_parsers(sub: Any) -> None:
     r.add_argument("--reports", default="reports", help="where run and game-day folders go (default reports/)")
     r.add_argument("--seed", type=int, default=None, help="seed for random target choice")
     add_freeze_flags(r)
+    add_skip_flag(r)
     r.set_defaults(fn=cmd_run)
     n = gsub.add_parser("next", help="the next scheduled times, skipping freeze windows")
     n.add_argument("file")
@@ -87,6 +89,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         state = initial_state(gd, order, seed, args.target or gd.gameday.target)
     loaded = {p: load(p, state["target"]) for p in state["planned"]}  # validate all before running any
     notes = check_freeze(args, gd.path, [state["target"]])
+    if not args.skip_doctor and not preflight(list(loaded.values())):  # nothing was touched, no folder made
+        return EXIT_INVALID
     if not args.resume:
         folder = new_folder(Path(args.reports), gd.gameday.name)
     target = next(iter(loaded.values())).target

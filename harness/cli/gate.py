@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cli.common import EXIT_INVALID, EXIT_OK, EXIT_REVERT, err, load
+from harness.cli.doctor import add_skip_flag, preflight
 from harness.cli.experiments import run_and_print
 from harness.cli.freeze import add_freeze_flags, check_freeze
 from harness.report.gate import LAST_GOOD, judge, render_table
@@ -28,6 +29,7 @@ def add_parsers(sub: Any) -> None:
                    help="where to look for the last good run (default: --reports; e.g. a pipeline artifact store)")
     g.add_argument("--seed", type=int, default=None)
     add_freeze_flags(g)
+    add_skip_flag(g)
     g.add_argument("--junit", default=None, metavar="FILE",
                    help="also write JUnit XML: one testcase per experiment, the gate's verdict in its properties")
     g.set_defaults(fn=cmd_gate)
@@ -39,6 +41,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     loaded_all = [load(p, args.target) for p in args.experiments]  # validate all before running any
     notes = check_freeze(args, loaded_all[0].path, [x.target.name for x in loaded_all])  # Refused in a window
+    if not args.skip_doctor and not preflight(loaded_all):  # the table is printed; nothing was touched
+        return EXIT_INVALID
     reports = Path(args.reports)
     worst = EXIT_OK
     with JunitFile(Path(args.junit) if args.junit else None) as junit:

@@ -116,10 +116,11 @@ class ComputeClient:
         self.global_ops = compute_v1.GlobalOperationsClient(**kwargs)
         self.firewalls = compute_v1.FirewallsClient(**kwargs)
         self.migs = compute_v1.InstanceGroupManagersClient(**kwargs)
+        self.groups = compute_v1.InstanceGroupsClient(**kwargs)
 
     def close(self) -> None:
         """Close the HTTP sessions of every sub-client."""
-        for c in (self.instances, self.zone_ops, self.global_ops, self.firewalls, self.migs):
+        for c in (self.instances, self.zone_ops, self.global_ops, self.firewalls, self.migs, self.groups):
             c.transport.close()
 
     def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:

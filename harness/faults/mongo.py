@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from harness.clients import mongo
 from harness.errors import ClientError, PermanentFaultError
 from harness.events import Event
-from harness.spec.access import Access
+from harness.spec.access import Access, Endpoint
 from harness.spec.fieldtypes import Duration
 from harness.spec.params import FaultParams
 from harness.spec.registry import FAULTS
@@ -64,7 +64,8 @@ class MongoStepdown(Fault):
     """``replSetStepDown`` on the replica set's primary; revert makes it electable again."""
 
     kind = "mongo-stepdown"
-    access = Access(other=("MongoDB: a user with replSetGetStatus, replSetStepDown and replSetFreeze (clusterManager); "
+    access = Access(reaches=(Endpoint.MONGODB,), mongo_actions=("replSetGetStatus", "replSetStateChange"),
+                    other=("MongoDB: a user with replSetGetStatus, replSetStepDown and replSetFreeze (clusterManager); "
                            "the URI from a Secret",))
     Params = MongoStepdownParams
 

@@ -220,8 +220,9 @@ class ZoneOutage(ZoneFault):
         GcpRule(("compute.instances.list", "compute.instances.get", "compute.zoneOperations.get")),
         GcpRule(("compute.instances.stop", "compute.instances.start", "compute.instanceGroupManagers.list",
                  "compute.instanceGroupManagers.get", "compute.instanceGroupManagers.update"), mode="stop-instances"),
-        GcpRule(("compute.instances.setTags", "compute.firewalls.create", "compute.firewalls.delete",
-                 "compute.networks.updatePolicy", "compute.globalOperations.get"), mode="network"),
+        GcpRule(("compute.instances.setTags",), mode="network"),
+        GcpRule(("compute.firewalls.create", "compute.firewalls.delete", "compute.networks.updatePolicy",
+                 "compute.globalOperations.get"), mode="network", network_project=True),
     ), other=("GCP IAM of mode: network is needed in the host project on a Shared VPC",))
 
     def __init__(self, fault_id: str, params: Any, env: FaultEnv) -> None:

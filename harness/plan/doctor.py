@@ -5,9 +5,15 @@ Every fault and probe kind declares its ``access`` (harness.spec.access); the ch
 - **Kubernetes**: one ``SelfSubjectAccessReview`` per verb and resource of the merged RBAC plan
   (harness.plan.rbac: the namespaces the steps name, the lease namespace, cluster-wide rules), one per
   non-resource URL, and ``GET /version``.
-- **Compute Engine**: ``testIamPermissions`` on a VM of each zone a step names, for the kind's ``gcp`` rules
-  that apply to the step's ``mode``.
+- **GCP IAM**: the kind's ``gcp`` rules that apply to the step's ``mode``, each permission tested on the
+  resource it belongs to (``gcp_resource``): ``compute.instances.*`` on a VM of the step's zone
+  (``instances.testIamPermissions``), ``compute.instanceGroups.*`` on the zone's instance group
+  (``instanceGroups.testIamPermissions``), everything else (firewalls, networks, operations, instance group
+  managers, ``*.list``/``*.create``) on the project through Cloud Resource Manager's
+  ``projects.testIamPermissions``: the network's host project for rules marked ``network_project``.
 - **PostgreSQL**: log in with the DSN each step or probe uses, and check the roles the kind needs.
+- **MongoDB**: ``replSetGetStatus`` with the step's URI, and the privilege actions the kind needs on the
+  cluster resource (``connectionStatus``).
 - **Endpoints**: the site, and Prometheus or Toxiproxy when a kind reaches them.
 
     needs = plan_checks([(loaded.experiment, loaded.target.lease.namespace)], conn)   # Check -> who needs it
@@ -27,11 +33,13 @@ from harness.clients.connect import Connection
 from harness.faults.base import fault_class
 from harness.plan.doctor_checks import (
     Check,
-    ComputeCheck,
     EndpointCheck,
+    GcpCheck,
     KubeCheck,
     KubeUrlCheck,
     KubeVersionCheck,
+    MongoCheck,
+    On,
     PostgresCheck,
     Result,
     Tools,
@@ -99,6 +107,8 @@ def _endpoint(which: Endpoint, params: Any, conn: Connection, probe: bool) -> Ch
         return EndpointCheck("prometheus", getattr(params, "url", None) or conn.prometheus_url, "/-/ready")
     if which == Endpoint.TOXIPROXY:
         return EndpointCheck("toxiproxy", conn.toxiproxy_url, "/version")
+    if which == Endpoint.MONGODB:
+        return MongoCheck(getattr(params, "uri", None))
     default = (conn.extra.get("postgres") or conn.postgres_dsn) if probe else conn.postgres_dsn
     dsn = getattr(params, "dsn", None) or default
     dbname = getattr(params, "dbname", None)
@@ -112,24 +122,53 @@ def _step_needs(kind: str, params: Any, who: str, conn: Connection, out: dict[Ch
         check = _endpoint(which, params, conn, probe)
         if isinstance(check, PostgresCheck) and access.postgres_roles:
             check = PostgresCheck(check.dsn, check.dbname, tuple(sorted(access.postgres_roles)))
+        if isinstance(check, MongoCheck):
+            check = MongoCheck(check.uri, tuple(sorted(access.mongo_actions)))
         out[check].add(who)
-    permissions = sorted({p for rule in ([] if probe else _gcp_rules(kind)) if rule.applies(params)
-                          for p in rule.permissions})
-    if permissions:
-        zone = str(getattr(params, "zone", "") or "")
-        out[ComputeCheck(zone, tuple(permissions))].add(who)
+    if not probe:
+        for rule in _gcp_rules(kind):
+            if rule.applies(params):
+                _gcp_needs(rule, str(getattr(params, "zone", "") or ""), conn, who, out)
 
 
-def _merge_compute(out: dict[Check, set[str]]) -> None:
-    """One Compute check per zone, with every permission any step asks there."""
-    by_zone: dict[str, list[ComputeCheck]] = defaultdict(list)
+COLLECTION_VERBS = ("list", "create", "insert")
+"""Permissions on a collection, not on one resource of it: tested on the project."""
+PER_RESOURCE = {"instances": On.INSTANCE, "instanceGroups": On.INSTANCE_GROUP}
+"""Resource types whose resources answer testIamPermissions (in the v1 Compute API)."""
+
+
+def gcp_resource(permission: str, zone: str, project: str, network_project: str | None = None) -> tuple[On, str]:
+    """Where ``permission`` is tested: (a VM or the instance group of ``zone``, or a project, and the zone or
+    project). ``network_project`` given: a permission of the network's project, tested there."""
+    if network_project:
+        return On.PROJECT, network_project
+    _, kind, verb = (permission.split(".") + ["", ""])[:3]
+    on = PER_RESOURCE.get(kind)
+    if on is None or not zone or verb in COLLECTION_VERBS:
+        return On.PROJECT, project
+    return on, zone
+
+
+def _gcp_needs(rule: GcpRule, zone: str, conn: Connection, who: str, out: dict[Check, set[str]]) -> None:
+    project = conn.project or ""
+    network = (conn.host_project or project) if rule.network_project else None
+    where: dict[tuple[On, str], list[str]] = defaultdict(list)
+    for p in rule.permissions:
+        where[gcp_resource(p, zone, project, network)].append(p)
+    for (on, place), perms in where.items():
+        out[GcpCheck(on, place, tuple(sorted(perms)))].add(who)
+
+
+def _merge_gcp(out: dict[Check, set[str]]) -> None:
+    """One GCP check per resource, with every permission any step asks there (and everyone who asks)."""
+    by_place: dict[tuple[On, str], list[GcpCheck]] = defaultdict(list)
     for check in out:
-        if isinstance(check, ComputeCheck):
-            by_zone[check.zone].append(check)
-    for zone, checks in by_zone.items():
+        if isinstance(check, GcpCheck):
+            by_place[(check.on, check.where)].append(check)
+    for (on, place), checks in by_place.items():
         if len(checks) > 1:
             who = set().union(*(out.pop(c) for c in checks))
-            out[ComputeCheck(zone, tuple(sorted({p for c in checks for p in c.permissions})))] = who
+            out[GcpCheck(on, place, tuple(sorted({p for c in checks for p in c.permissions})))] = who
 
 
 def plan_checks(experiments: Iterable[tuple[Experiment, str]], conn: Connection) -> dict[Check, set[str]]:
@@ -144,7 +183,7 @@ def plan_checks(experiments: Iterable[tuple[Experiment, str]], conn: Connection)
             _step_needs(step.kind, step.params, f"{step.kind} ({exp.name})", conn, out)
         for probe in exp.probes:
             _step_needs(probe.kind, probe.params, f"{probe.kind} probe ({exp.name})", conn, out, probe=True)
-    _merge_compute(out)
+    _merge_gcp(out)
     return dict(out)
 
 
@@ -177,4 +216,4 @@ async def doctor(experiments: Iterable[tuple[Experiment, str]], conn: Connection
     return await run_checks(plan_checks(experiments, conn), conn, deadline)
 
 
-__all__ = ["EVERY_RUN", "Report", "Result", "Row", "doctor", "plan_checks", "run_checks"]
+__all__ = ["EVERY_RUN", "Report", "Result", "Row", "doctor", "gcp_resource", "plan_checks", "run_checks"]

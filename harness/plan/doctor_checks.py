@@ -17,6 +17,7 @@ from harness.errors import PermanentClientError
 if TYPE_CHECKING:
     from harness.clients.compute import ComputeClient
     from harness.clients.kube import KubeClient
+    from harness.clients.permissions import ProjectsClient
 
 RBAC_HINT = "`harness rbac` prints every rule the experiments need"
 PORT_FORWARDS = {
@@ -47,6 +48,7 @@ class Tools:
         self._lock = threading.Lock()
         self._kube: KubeClient | None = None
         self._compute: ComputeClient | None = None
+        self._projects: ProjectsClient | None = None
 
     def kube(self) -> KubeClient:
         with self._lock:
@@ -64,8 +66,16 @@ class Tools:
                 self._compute = ComputeClient(self.conn.project, self.conn.compute_endpoint, timeout=10.0)
             return self._compute
 
+    def projects(self) -> ProjectsClient:
+        with self._lock:
+            if self._projects is None:
+                # the sandbox's Compute API serves projects.testIamPermissions too; GCP: the default endpoint
+                endpoint = self.conn.compute_endpoint if self.conn.kind == "sandbox" else None
+                self._projects = permissions.projects_client(endpoint, timeout=10.0)
+            return self._projects
+
     def close(self) -> None:
-        for c in (self._kube, self._compute):
+        for c in (self._kube, self._compute, self._projects):
             if c is not None:
                 c.close()
 
@@ -156,35 +166,61 @@ class EndpointCheck:
         return PORT_FORWARDS.get(self.name, f"make {self.name} reachable from where the harness runs")
 
 
-@dataclass(frozen=True)
-class ComputeCheck:
-    """GCP IAM ``permissions`` on the Compute Engine VMs of ``zone``."""
+class On(StrEnum):
+    """The GCP resource a permission is tested on, and the API that answers."""
 
-    zone: str
+    INSTANCE = "instance"
+    """A VM of the zone: Compute ``instances.testIamPermissions``."""
+    INSTANCE_GROUP = "instance group"
+    """An instance group of the zone: Compute ``instanceGroups.testIamPermissions``."""
+    PROJECT = "project"
+    """The project: Cloud Resource Manager ``projects.testIamPermissions``."""
+
+
+API = {On.INSTANCE: "instances.testIamPermissions", On.INSTANCE_GROUP: "instanceGroups.testIamPermissions",
+       On.PROJECT: "projects.testIamPermissions"}
+
+
+@dataclass(frozen=True)
+class GcpCheck:
+    """GCP IAM ``permissions`` on a resource: a VM or the instance group of zone ``where``, or project ``where``."""
+
+    on: On
+    where: str
     permissions: tuple[str, ...]
     order: ClassVar[int] = 3
 
     @property
     def title(self) -> str:
-        return f"compute: {len(self.permissions)} IAM permission(s) in {self.zone or '(no zone)'}"
+        what = f"project {self.where}" if self.on == On.PROJECT else f"an {self.on} of {self.where or '(no zone)'}"
+        return f"gcp: {len(self.permissions)} IAM permission(s) on {what} ({API[self.on]})"
+
+    def _ask(self, tools: Tools) -> tuple[str, list[str]]:
+        asked = list(self.permissions)
+        if self.on == On.INSTANCE:
+            return permissions.compute_permissions(tools.compute(), self.where, asked)
+        if self.on == On.INSTANCE_GROUP:
+            return permissions.instance_group_permissions(tools.compute(), self.where, asked)
+        return f"projects/{self.where}", tools.projects().permissions(self.where, asked)
 
     def run(self, tools: Tools) -> Outcome:
         try:
-            vm, granted = permissions.compute_permissions(tools.compute(), self.zone, list(self.permissions))
+            resource, granted = self._ask(tools)
         except PermanentClientError as exc:
             if exc.status in (404, 405, 501) and "testIamPermissions" in str(exc):
-                return Result.UNCHECKED, f"the Compute API does not answer testIamPermissions: {exc}"
+                return Result.UNCHECKED, f"the API does not answer {API[self.on]}: {exc}"
             raise
         missing = [p for p in self.permissions if p not in set(granted)]
         if missing:
-            return Result.FAILED, f"not granted on {vm}: {', '.join(missing)}"
-        return Result.OK, f"all granted on {vm}: {', '.join(self.permissions)}"
+            return Result.FAILED, f"not granted on {resource}: {', '.join(missing)}"
+        return Result.OK, f"all granted on {resource}: {', '.join(self.permissions)}"
 
     def fix(self, tools: Tools) -> str:
-        project = tools.conn.project or "the target's project"
+        project = self.where if self.on == On.PROJECT else tools.conn.project or "the target's project"
         return (f"grant the harness's Google service account (Workload Identity, or the runner's) these permissions "
                 f"on {project}: {', '.join(self.permissions)} (roles/compute.instanceAdmin.v1 holds the instance "
-                "ones; a custom role can hold exactly these)")
+                "and instance group ones, roles/compute.securityAdmin the firewall ones; a custom role can hold "
+                "exactly these)")
 
 
 def _login(dsn: str) -> str:
@@ -230,4 +266,33 @@ class PostgresCheck:
                 "(a Cloud SQL Auth Proxy or `kubectl port-forward`)")
 
 
-Check = KubeCheck | KubeUrlCheck | KubeVersionCheck | EndpointCheck | ComputeCheck | PostgresCheck
+@dataclass(frozen=True)
+class MongoCheck:
+    """Reach the replica set of ``uri`` and hold ``actions`` on its cluster resource."""
+
+    uri: str | None = field(repr=False)
+    actions: tuple[str, ...] = ()
+    order: ClassVar[int] = 4
+
+    @property
+    def title(self) -> str:
+        from harness.clients.mongo import redact_uri
+
+        where = redact_uri(self.uri) if self.uri else "(no URI)"
+        return f"mongodb: replSetGetStatus on {where}" + (f" with {', '.join(self.actions)}" if self.actions else "")
+
+    def run(self, tools: Tools) -> Outcome:
+        if not self.uri:
+            return Result.FAILED, "no URI: give the step's `uri`"
+        name, missing = permissions.mongo_missing_actions(self.uri, list(self.actions))
+        if missing:
+            return Result.FAILED, f"replica set {name} answers, but the user lacks {', '.join(missing)}"
+        return Result.OK, f"replica set {name} answers" + (f"; {', '.join(self.actions)} held" if self.actions else "")
+
+    def fix(self, tools: Tools) -> str:
+        return ("grant the URI's user clusterManager (replSetStateChange: replSetStepDown, replSetFreeze) and "
+                "clusterMonitor (replSetGetStatus) on admin; check the URI, its password variable, and that the "
+                "members are reachable from here")
+
+
+Check = KubeCheck | KubeUrlCheck | KubeVersionCheck | EndpointCheck | GcpCheck | PostgresCheck | MongoCheck

@@ -83,7 +83,8 @@ class RbacPlan:
                 self.urls.setdefault(url, set()).update(nr.verbs)
         for gcp in access.gcp:
             when = f" for mode: {gcp.mode}" if gcp.mode else ""
-            self.other[f"GCP IAM{when}: {', '.join(gcp.permissions)}"].add(who)
+            where = " in the network's project (the host project on a Shared VPC)" if gcp.network_project else ""
+            self.other[f"GCP IAM{when}{where}: {', '.join(gcp.permissions)}"].add(who)
         for need in access.other:
             self.other[need].add(who)
 

@@ -4,13 +4,16 @@ package is installed).
     pytest experiments/checkout-pod-kill.yaml --junitxml junit.xml --alluredir allure-results
     pytest experiments/ -m pre_release --harness-target gke-staging --harness-gate
     pytest experiments/ --harness-plan-only          # validate and plan, inject nothing
+    pytest experiments/ --harness-skip-doctor        # without the endpoint and permission checks first
 
 A YAML file is collected when it looks like an experiment: a mapping with a top-level ``timeline:`` or
 ``slos:`` and none of the keys of the other files that live beside experiments (``targets:``,
 ``experiments:`` of a game day, ``windows:`` of a freeze calendar). It is loaded and validated at
 collection; an invalid one is a collection error with the harness's ``file:line: field: message``
 problems. Each experiment is one test (``items``); its tags are markers (``pre-release`` →
-``pre_release``). Running a test runs the experiment in-process, one run folder each; its JUnit
+``pre_release``). Before the first test runs (or is planned), the checks of ``harness doctor`` run once for
+every collected experiment (harness.plan.preflight); a test whose experiment needs a failed check fails,
+broken, naming the rows, and nothing is injected. Running a test runs the experiment in-process, one run folder each; its JUnit
 properties and failure message come from ``harness.report.junit``, its Allure steps and attachments
 from ``allure_out`` (when ``--alluredir`` is given).
 """
@@ -39,6 +42,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where --harness-gate looks for the last good run (default: --harness-reports)")
     group.addoption("--harness-seed", type=int, default=None, metavar="N",
                     help="seed for the random choice of fault targets")
+    group.addoption("--harness-skip-doctor", action="store_true",
+                    help="do not check endpoints and permissions before the first experiment (`harness doctor`); "
+                         "a missing one then fails mid-run")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ExperimentFile | None:

@@ -16,6 +16,7 @@ from harness.errors import HarnessError, InvalidExperiment, Refused
 from harness.report.junit import PREFIX, failure_message, properties
 
 if TYPE_CHECKING:
+    from harness.plan.preflight import Preflight
     from harness.report.gate import GateVerdict
     from harness.spec.loader import LoadedExperiment
 
@@ -24,6 +25,7 @@ OTHER_FILES = frozenset({"targets", "experiments", "windows"})
 """Top-level keys of the files that live beside experiments: targets.yaml, game days, freeze calendars."""
 _TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:", re.MULTILINE)
 _REGISTERED = pytest.StashKey[set[str]]()
+_PREFLIGHT: pytest.StashKey[Preflight] = pytest.StashKey()
 
 
 def top_level_keys(path: Path) -> set[str]:
@@ -57,13 +59,15 @@ class Options:
     gate: bool
     baseline_dir: Path | None
     seed: int | None
+    skip_doctor: bool = False
 
     @classmethod
     def of(cls, config: pytest.Config) -> Options:
         base = config.getoption("harness_baseline_dir")
         return cls(config.getoption("harness_target"), Path(config.getoption("harness_reports")),
                    bool(config.getoption("harness_plan_only")), bool(config.getoption("harness_gate")),
-                   Path(base) if base else None, config.getoption("harness_seed"))
+                   Path(base) if base else None, config.getoption("harness_seed"),
+                   bool(config.getoption("harness_skip_doctor")))
 
 
 class ExperimentBroken(Exception):
@@ -119,6 +123,8 @@ class ExperimentItem(pytest.Item):
 
     def runtest(self) -> None:
         opts = Options.of(self.config)
+        if not opts.skip_doctor:
+            self._preflight()
         if opts.plan_only:
             self._plan_only(opts)
             return
@@ -138,6 +144,20 @@ class ExperimentItem(pytest.Item):
         message = failure_message(result, gate)
         if message:
             raise _outcome(result, message)
+
+    def _preflight(self) -> None:
+        """The doctor's checks, run once per session for every collected experiment; broken (nothing
+        injected) when a check this experiment needs failed."""
+        pre = self.session.stash.get(_PREFLIGHT, None)
+        if pre is None:
+            from harness.plan.preflight import preflight_checks
+
+            pre = preflight_checks([i.loaded for i in self.session.items if isinstance(i, ExperimentItem)])
+            self.session.stash[_PREFLIGHT] = pre
+        if pre.failed(self.loaded.experiment.name):
+            self._properties(("verdict", "refused"), ("exit_code", "2"))
+            raise ExperimentBroken(f"{self.name}: REFUSED by `harness doctor` (exit 2)\n"
+                                   + pre.refusal(self.loaded.experiment.name, skip="--harness-skip-doctor"))
 
     def _plan_only(self, opts: Options) -> None:
         from harness.plan import schedule

@@ -60,15 +60,20 @@ class Endpoint(StrEnum):
     """The target's ``toxiproxy_url``."""
     POSTGRES = "postgres"
     """PostgreSQL, through the step's ``dsn`` or the target's."""
+    MONGODB = "mongodb"
+    """MongoDB, through the step's ``uri``."""
 
 
 @dataclass(frozen=True)
 class GcpRule:
     """GCP IAM permissions (``compute.instances.stop``) on the Compute Engine resources of the step's ``zone``;
-    ``mode`` limits them to steps whose ``mode`` parameter has that value (zone-outage's ``network``)."""
+    ``mode`` limits them to steps whose ``mode`` parameter has that value (zone-outage's ``network``);
+    ``network_project``: they are needed in the project of the target's network (its ``host_project`` on a
+    Shared VPC, else its ``project``): firewall rules and their operations."""
 
     permissions: tuple[str, ...]
     mode: str | None = None
+    network_project: bool = False
 
     def applies(self, params: object) -> bool:
         """Whether a step with these parameters needs the rule."""
@@ -90,6 +95,9 @@ class Access:
     postgres_roles: tuple[str, ...] = ()
     """Roles the PostgreSQL login must be a member of (or a superuser): ``pg_signal_backend`` to terminate
     other sessions, ``pg_read_all_stats`` to see them."""
+    mongo_actions: tuple[str, ...] = ()
+    """MongoDB privilege actions on the cluster resource the URI's user needs (``replSetStateChange`` to step
+    the primary down and freeze a member: ``clusterManager``; ``replSetGetStatus``: ``clusterMonitor``)."""
     other: tuple[str, ...] = ()
     """Permissions outside Kubernetes (GCP IAM, database roles, networks it must reach), in words."""
 

@@ -165,6 +165,28 @@ def test_repair_patched_off_cancels_and_the_vm_stays_stopped(tmp_path: Path) -> 
         served.close()
 
 
+def test_resource_manager_projects_test_iam_permissions(tmp_path: Path) -> None:
+    """The official Cloud Resource Manager client, pointed at the Compute server, tests project permissions."""
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import resourcemanager_v3
+
+    served = _serve(tmp_path, denied_permissions=["compute.firewalls.create"])
+    client = resourcemanager_v3.ProjectsClient(client_options=ClientOptions(api_endpoint=served.url),
+                                               credentials=AnonymousCredentials(), transport="rest")
+    try:
+        asked = ["compute.firewalls.create", "compute.firewalls.delete", "compute.instanceGroupManagers.update"]
+        answer = client.test_iam_permissions(resource=f"projects/{PROJECT}", permissions=asked)
+        assert list(answer.permissions) == asked[1:]
+        raw = httpx.post(f"{served.url}/v1/projects/{PROJECT}:testIamPermissions", json={"permissions": asked[:1]})
+        assert raw.status_code == 200 and raw.json() == {}
+        with pytest.raises(gexc.NotFound):
+            client.test_iam_permissions(resource="projects/elsewhere", permissions=asked)
+    finally:
+        client.transport.close()
+        served.close()
+
+
 def test_test_iam_permissions_and_denied_calls(tmp_path: Path) -> None:
     denied = ["compute.instances.stop", "compute.instanceGroupManagers.update", "compute.firewalls.create"]
     served = _serve(tmp_path, denied_permissions=denied)
@@ -181,8 +203,12 @@ def test_test_iam_permissions_and_denied_calls(tmp_path: Path) -> None:
         groups = served.client(compute_v1.InstanceGroupsClient)
         answer = groups.test_iam_permissions(
             project=PROJECT, zone=ZONE, resource=MIG, test_permissions_request_resource=compute_v1.TestPermissionsRequest(
-                permissions=["compute.instanceGroupManagers.get", "compute.instanceGroupManagers.update"]))
-        assert list(answer.permissions) == ["compute.instanceGroupManagers.get"]
+                permissions=["compute.instanceGroups.get", "compute.instanceGroupManagers.get"]))
+        assert list(answer.permissions) == ["compute.instanceGroups.get"]  # a manager's: not on the group
+        answer = instances.test_iam_permissions(  # as on GCP, a VM answers only its own type's permissions
+            project=PROJECT, zone=ZONE, resource=VM, test_permissions_request_resource=compute_v1.TestPermissionsRequest(
+                permissions=["compute.instances.get", "compute.instances.list", "compute.zoneOperations.get"]))
+        assert list(answer.permissions) == ["compute.instances.get"]
         with pytest.raises(gexc.NotFound):
             instances.test_iam_permissions(project=PROJECT, zone=ZONE, resource="nope",
                                            test_permissions_request_resource=compute_v1.TestPermissionsRequest())

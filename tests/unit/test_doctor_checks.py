@@ -8,18 +8,22 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from harness.clients.connect import Connection
+from harness.clients.permissions import missing_cluster_actions
 from harness.faults.base import fault_class
-from harness.plan.doctor import EVERY_RUN, plan_checks
+from harness.plan.doctor import EVERY_RUN, Report, Row, gcp_resource, plan_checks
 from harness.plan.doctor_checks import (
-    ComputeCheck,
     EndpointCheck,
+    GcpCheck,
     KubeCheck,
     KubeUrlCheck,
     KubeVersionCheck,
+    MongoCheck,
+    On,
     PostgresCheck,
     Result,
     Tools,
 )
+from harness.plan.preflight import Preflight
 from harness.plan.rbac import RbacPlan
 from harness.spec.access import Access, GcpRule
 from harness.spec.loader import load_experiment
@@ -46,7 +50,7 @@ def test_every_run_checks_the_site_the_api_server_its_version_url_and_its_lease(
     assert checks[KubeUrlCheck("get", "/version")] == {EVERY_RUN}
     assert checks[KubeCheck("update", "coordination.k8s.io", "leases", "default")] == {EVERY_RUN}
     assert checks[KubeCheck("delete", "", "pods", "shop")] == {"pod-kill (checkout-pod-kill)"}
-    assert not _of(checks, ComputeCheck) and not _of(checks, PostgresCheck)
+    assert not _of(checks, GcpCheck) and not _of(checks, PostgresCheck)
 
 
 def test_zone_drain_needs_eviction_in_its_namespace_and_a_cluster_wide_cordon() -> None:
@@ -59,14 +63,88 @@ def test_zone_drain_needs_eviction_in_its_namespace_and_a_cluster_wide_cordon() 
     assert who in checks[KubeCheck("list", "", "pods", None)]
 
 
-def test_zone_outage_tests_its_iam_permissions_in_its_zone() -> None:
+def _gcp(checks: dict[object, set[str]]) -> dict[tuple[On, str], GcpCheck]:
+    return {(c.on, c.where): c for c in checks if isinstance(c, GcpCheck)}
+
+
+def test_zone_outage_tests_each_iam_permission_on_the_resource_it_belongs_to() -> None:
     checks = _checks("zone-outage-europe-west1-c")
-    [compute] = _of(checks, ComputeCheck)
-    assert isinstance(compute, ComputeCheck) and compute.zone == "europe-west1-c"
-    assert {"compute.instances.stop", "compute.instances.start", "compute.zoneOperations.get",
-            "compute.instanceGroupManagers.update"} <= set(compute.permissions)
-    assert "compute.firewalls.create" not in compute.permissions  # stop-instances, not the network mode
-    assert checks[compute] == {"zone-outage (zone-outage-europe-west1-c)"}
+    gcp = _gcp(checks)
+    assert set(gcp) == {(On.INSTANCE, "europe-west1-c"), (On.PROJECT, "shop-staging")}
+    vm, project = gcp[(On.INSTANCE, "europe-west1-c")], gcp[(On.PROJECT, "shop-staging")]
+    assert vm.permissions == ("compute.instances.get", "compute.instances.start", "compute.instances.stop")
+    assert project.permissions == ("compute.instanceGroupManagers.get", "compute.instanceGroupManagers.list",
+                                   "compute.instanceGroupManagers.update", "compute.instances.list",
+                                   "compute.zoneOperations.get")
+    assert not any("firewalls" in p for c in gcp.values() for p in c.permissions)  # not the network mode
+    assert checks[vm] == checks[project] == {"zone-outage (zone-outage-europe-west1-c)"}
+    assert vm.title == ("gcp: 3 IAM permission(s) on an instance of europe-west1-c "
+                        "(instances.testIamPermissions)")
+    assert project.title == "gcp: 5 IAM permission(s) on project shop-staging (projects.testIamPermissions)"
+
+
+def test_network_mode_permissions_go_to_the_host_project_on_a_shared_vpc(tmp_path: Path) -> None:
+    text = (REPO / "experiments" / "zone-outage-europe-west1-c.yaml").read_text()
+    assert "mode: stop-instances" in text
+    path = tmp_path / "net.yaml"
+    path.write_text(text.replace("mode: stop-instances", "mode: network"))
+    loaded = load_experiment(path)
+    shared = Connection(**{**CONN.__dict__, "host_project": "net-host"})
+    gcp = _gcp(plan_checks([(loaded.experiment, "default")], shared))
+    assert gcp[(On.PROJECT, "net-host")].permissions == (
+        "compute.firewalls.create", "compute.firewalls.delete", "compute.globalOperations.get",
+        "compute.networks.updatePolicy")
+    assert "compute.instances.setTags" in gcp[(On.INSTANCE, "europe-west1-c")].permissions
+    assert gcp[(On.PROJECT, "shop-staging")].permissions == ("compute.instances.list", "compute.zoneOperations.get")
+    alone = _gcp(plan_checks([(loaded.experiment, "default")], CONN))  # no Shared VPC: all in the project
+    assert "compute.firewalls.create" in alone[(On.PROJECT, "shop-staging")].permissions
+
+
+def test_gcp_resource_of_a_permission() -> None:
+    assert gcp_resource("compute.instances.stop", "z", "p") == (On.INSTANCE, "z")
+    assert gcp_resource("compute.instanceGroups.get", "z", "p") == (On.INSTANCE_GROUP, "z")
+    assert gcp_resource("compute.instanceGroupManagers.update", "z", "p") == (On.PROJECT, "p")  # no v1 API
+    assert gcp_resource("compute.instances.list", "z", "p") == (On.PROJECT, "p")  # a collection's
+    assert gcp_resource("compute.instances.stop", "", "p") == (On.PROJECT, "p")  # no zone named
+    assert gcp_resource("compute.firewalls.create", "z", "p", "host") == (On.PROJECT, "host")
+
+
+def test_mongo_stepdown_checks_the_replica_set_and_its_cluster_actions(tmp_path: Path) -> None:
+    """No MongoDB in the sandbox: the check's construction, and the privileges' reading, are tested here."""
+    path = tmp_path / "mongo.yaml"
+    path.write_text(textwrap.dedent("""\
+        name: mongo
+        title: mongo
+        target: sandbox
+        slos: [{name: recovery, sli: recovery_time, objective: "<= 60s"}]
+        timeline:
+          baseline: 1s
+          faults:
+            - {at: 0s, mongo-stepdown: {uri: "mongodb://ops:s3cret@db-0:27017,db-1:27017/?replicaSet=rs0"}}
+          recovery: 1s
+        """))
+    loaded = load_experiment(path)
+    [mongo] = _of(plan_checks([(loaded.experiment, "default")], CONN), MongoCheck)
+    assert isinstance(mongo, MongoCheck) and mongo.actions == ("replSetGetStatus", "replSetStateChange")
+    assert "s3cret" not in mongo.title and "s3cret" not in repr(mongo) and "db-0:27017" in mongo.title
+    assert "clusterManager" in mongo.fix(Tools(CONN))
+    assert MongoCheck(None).run(Tools(CONN))[0] == Result.FAILED
+    monitor = {"authInfo": {"authenticatedUsers": [{"user": "ops", "db": "admin"}], "authenticatedUserPrivileges": [
+        {"resource": {"cluster": True}, "actions": ["replSetGetStatus", "serverStatus"]},
+        {"resource": {"db": "", "collection": ""}, "actions": ["replSetStateChange"]}]}}
+    assert missing_cluster_actions(monitor, ["replSetGetStatus", "replSetStateChange"]) == ["replSetStateChange"]
+    assert missing_cluster_actions({"authInfo": {"authenticatedUsers": []}}, ["replSetStateChange"]) == []
+
+
+def test_preflight_names_the_failed_rows_an_experiment_needs() -> None:
+    rows = [Row("kubernetes: create pods/eviction in namespace shop", ("zone-drain (a)",), Result.FAILED, "denied",
+                "a Role"), Row("endpoint: site", (EVERY_RUN,), Result.OK),
+            Row("gcp: 1 IAM permission(s) on project p", ("zone-outage (b)",), Result.FAILED, "not granted", "grant")]
+    pre = Preflight([("sandbox", Report(rows, 0.5))])
+    assert not pre.ok and [r.check for r in pre.failed("b")] == [rows[2].check] and pre.failed("c") == []
+    text = pre.refusal("a", skip="--harness-skip-doctor")
+    assert "nothing was run or injected (--harness-skip-doctor runs anyway)" in text
+    assert "FAILED kubernetes: create pods/eviction in namespace shop: denied" in text and "project p" not in text
 
 
 def test_gcp_rules_apply_by_mode() -> None:

@@ -140,6 +140,9 @@ class ComputeApi:
             *self.migs.routes(PREFIX),
             Route("POST", zones + "/{zone}/instanceGroups/{name}/testIamPermissions", self._group_permissions(iam),
                   None),
+            # Cloud Resource Manager's projects.testIamPermissions (v3 and v1), for project-level permissions
+            Route("POST", "/v3/projects/{project}:testIamPermissions", iam.test_permissions, None),
+            Route("POST", "/v1/projects/{project}:testIamPermissions", iam.test_permissions, None),
         ]
         return [iam.route(r) for r in routes]
 
@@ -152,7 +155,7 @@ class ComputeApi:
     def _instance_permissions(self, iam: Iam) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
             self._vm(request)  # 404 for an unknown instance
-            return await iam.test_permissions(request)
+            return await iam.test_permissions(request, "instances")
 
         return handler
 
@@ -160,7 +163,7 @@ class ComputeApi:
         async def handler(request: web.Request) -> web.StreamResponse:
             assert self.migs is not None
             self.migs.group(request.match_info["zone"], request.match_info["name"], "instanceGroups")
-            return await iam.test_permissions(request)
+            return await iam.test_permissions(request, "instanceGroups")
 
         return handler
 

@@ -8,8 +8,14 @@ Every caller holds every permission except those in ``config.denied_permissions`
     Required 'compute.instances.stop' permission for 'projects/p/zones/z/instances/vm'
 
 ``instances.testIamPermissions`` and ``instanceGroups.testIamPermissions`` (the v1 API has no
-``instanceGroupManagers.testIamPermissions``) answer ``{"permissions": [granted subset]}``, the key left
-out when nothing is granted; they need no permission themselves.
+``instanceGroupManagers.testIamPermissions``; beta's answers for the manager) answer
+``{"permissions": [granted subset]}``, the key left out when nothing is granted; they need no permission
+themselves. As on GCP, a resource answers only the permissions of its own type (``compute.instances.stop``
+on a VM, ``compute.instanceGroups.get`` on an instance group; never a collection's ``list``/``create``):
+the rest are left out, as if not granted. Cloud Resource Manager's ``projects.testIamPermissions``
+(``POST /v3/projects/{project}:testIamPermissions``, and v1's ``/v1/projects/{project}:testIamPermissions``)
+is served on the same server, so a ``resourcemanager_v3.ProjectsClient`` pointed at it with
+``api_endpoint`` tests project-level permissions (every permission, minus the denied ones).
 """
 
 from __future__ import annotations
@@ -74,13 +80,24 @@ class Iam:
         parts = request.path.removeprefix(_API_PREFIX).strip("/").split("/")
         return "/".join(parts[: len(parts) - trim] if trim else parts)
 
-    async def test_permissions(self, request: web.Request) -> web.Response:
-        """``<resource>/testIamPermissions``: body ``{"permissions": [...]}``."""
+    async def test_permissions(self, request: web.Request, collection: str | None = None) -> web.Response:
+        """``<resource>/testIamPermissions``: body ``{"permissions": [...]}``; ``collection`` (``instances``):
+        only permissions of that resource type can be granted (None: a project, every permission)."""
         body = await request.json()
         asked = body.get("permissions") if isinstance(body, dict) else None
         if not isinstance(asked, list) or not all(isinstance(p, str) for p in asked):
             raise GoogleError(400, "Invalid value for field 'resource.permissions': must be a list of strings")
         if any("*" in p for p in asked):
             raise GoogleError(400, "Permissions with wildcards (such as '*' or 'compute.*') are not allowed")
-        granted = self.granted(asked)
+        granted = [p for p in self.granted(asked) if collection is None or of_type(p, collection)]
         return web.json_response({"permissions": granted} if granted else {})
+
+
+def of_type(permission: str, collection: str) -> bool:
+    """Whether ``permission`` applies to one resource of ``collection`` (``compute.instances.stop`` to an
+    instance; ``compute.instances.list`` applies to the project)."""
+    parts = permission.split(".")
+    return len(parts) == 3 and parts[0] == "compute" and parts[1] == collection and parts[2] not in COLLECTION_VERBS
+
+
+COLLECTION_VERBS = frozenset({"list", "create", "insert"})
