@@ -87,7 +87,7 @@ class MongoAdmin:
         if member is None:
             return MongoClient(self.uri, **options)
         host, port = member.rsplit(":", 1)
-        return MongoClient(host, int(port), **direct_options(self.uri), **options)
+        return MongoClient(host, int(port), **{**direct_options(self.uri), **options})  # our timeouts win
 
     def command(self, body: dict[str, Any], member: str | None = None) -> dict[str, Any]:
         """Run one admin command (on the primary, or on ``member`` directly) and return its reply."""
