@@ -29,7 +29,7 @@ timeline:
   baseline: 3s
   faults:
     - {{at: 0s, name: catalog-out, {fault}}}
-  recovery: 10s
+  recovery: 20s
 safety: {{max_pods_fraction: 1.0, allowed_namespaces: [shop]}}
 """
 FAULTS = {
