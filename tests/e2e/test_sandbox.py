@@ -135,6 +135,18 @@ def test_stopping_a_zone_through_compute_moves_pods_and_start_brings_nodes_back(
     ops = compute_v1.ZoneOperationsClient(**opts)
     zone = "europe-west1-b"
     names = [v.name for v in instances.list(project=eps["project"], zone=zone)]
+    migs = compute_v1.InstanceGroupManagersClient(**opts)
+    mig = "gke-shop-default-pool-b-grp"
+
+    def repair(action: str) -> None:  # the zone's MIG would recreate VMs stopped behind its back
+        body = compute_v1.InstanceGroupManager(
+            instance_lifecycle_policy=compute_v1.InstanceGroupManagerInstanceLifecyclePolicy(
+                default_action_on_failure=action))
+        op = migs.patch_unary(project=eps["project"], zone=zone, instance_group_manager=mig,
+                              instance_group_manager_resource=body)
+        ops.wait(project=eps["project"], zone=zone, operation=op.name, timeout=30)
+
+    repair("DO_NOTHING")
     try:
         for name in names:
             op = instances.stop_unary(project=eps["project"], zone=zone, instance=name)
@@ -152,6 +164,7 @@ def test_stopping_a_zone_through_compute_moves_pods_and_start_brings_nodes_back(
         for name in names:
             op = instances.start_unary(project=eps["project"], zone=zone, instance=name)
             ops.wait(project=eps["project"], zone=zone, operation=op.name, timeout=30)
+        repair("REPAIR")
     _wait(lambda: all(_node_ready(core, n) for n in names), what="nodes Ready again")
     truth = [e["event"] for e in sandbox.truth()]
     assert "vm.stopped" in truth and "node.notready" in truth and "vm.started" in truth
