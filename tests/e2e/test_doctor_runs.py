@@ -65,8 +65,7 @@ def test_doctor_is_all_green_on_the_session_sandbox_for_the_catalogue(workspace:
     assert any("toxiproxy" in r["check"] for r in rows)
     print(f"doctor on the catalogue: {len(rows)} checks, {took:.1f}s wall, "
           f"{report['targets'][0]['seconds']:.1f}s checking")
-    if unchecked:  # the sandbox's Compute API answers testIamPermissions from issue 14 on
-        pytest.skip(f"not checked: {unchecked}")
+    assert unchecked == []
     gcp = [r for r in rows if r["check"].startswith("gcp:")]
     assert gcp and all(r["result"] == "ok" for r in gcp)
     assert {r["check"].rsplit("(", 1)[1] for r in gcp} >= {"instances.testIamPermissions)",

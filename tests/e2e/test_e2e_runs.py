@@ -194,7 +194,7 @@ def _wait_injected(workspace, timeout=30):
     raise AssertionError("fault never injected")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP])  # SIGTERM: test_interruptions, all six faults
 def test_signal_during_fault_reverts_and_exits_3(workspace, sandbox, sig):
     exp = workspace.experiment(f"interrupt-{sig.name.lower()}", _LONG_SCALE)
     proc = workspace.popen("run", str(exp))
