@@ -15,6 +15,7 @@ import json
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,8 +115,10 @@ def _events(sc: Scenario) -> list[dict[str, Any]]:
     return ev + [{"ts": START + end, "type": "run.stopping"}]
 
 
-def write_synthetic_run(run_dir: Path, sc: Scenario | None = None, seed: int = 7) -> Path:
-    """A complete run folder for ``sc``: experiment.yaml, events.jsonl, timeline.jsonl, run.json."""
+def write_synthetic_run(run_dir: Path, sc: Scenario | None = None, seed: int = 7,
+                        streamed: Callable[[], None] | None = None) -> Path:
+    """A complete run folder for ``sc``: experiment.yaml, events.jsonl, timeline.jsonl, run.json
+    (``streamed`` is called between writing the timeline and evaluating the folder)."""
     from harness.report.runfolder import evaluate_folder
 
     sc = sc or Scenario()
@@ -137,7 +140,10 @@ def write_synthetic_run(run_dir: Path, sc: Scenario | None = None, seed: int = 7
         for p in range(sc.probes):
             ok = not (in_fault and p == 0)
             writer.add_probe(f"probe-{p}", START + s + 0.5, ok, rng.uniform(5, 15) if ok else None)
+        writer.flush(now=START + s + 1)  # as the run's watch does every half second: seconds are streamed out
     writer.close(end=START + last)
+    if streamed is not None:
+        streamed()
     exp = SyntheticExperiment(slos=sc.slos())
     (run_dir / "experiment.yaml").write_text(f"name: {exp.name}\ntitle: {exp.title}\n", encoding="utf-8")
     extra = {"status": "aborted", "aborted_by": "guard: error-ratio"} if sc.abort_at is not None else {}
