@@ -18,6 +18,7 @@ from harness.clients.connect import Connection, kube_client
 from harness.clients.lease import TargetLease
 from harness.events import Event
 from harness.faults.ports import Recorder, no_record
+from harness.retry import retry_transient
 from harness.spec.targets import LeaseSpec
 
 
@@ -65,8 +66,11 @@ class RunLease:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._beat
             self._beat = None
-        try:
+        async def release() -> None:
             await asyncio.to_thread(self.lease.release)
+
+        try:  # a 5xx or a dropped connection is retried: a lease left behind blocks the next run until it expires
+            await retry_transient(release, deadline=min(10.0, self.lease.seconds / 2), what="release the lease")
         except Exception as exc:  # noqa: BLE001 - reported; the lease expires on its own
             self.record(Event.LEASE_RENEW_FAILED, error=f"release: {type(exc).__name__}: {exc}")
             return

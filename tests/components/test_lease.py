@@ -59,3 +59,31 @@ def test_a_dead_holders_lease_expires_and_is_taken_over(kube: KubeClient) -> Non
     assert kube.get_lease("default", "shop-resilience-harness")["spec"]["leaseTransitions"] == 1
     with pytest.raises(LeaseLost, match="now held by ci-3"):
         dead.renew()
+
+
+def test_a_run_gives_its_lease_back_through_transient_api_errors(sbx: Sandbox, tmp_path: Path) -> None:  # noqa: F811
+    import asyncio
+
+    from harness.clients.connect import Connection
+    from harness.events import Event
+    from harness.run.leasing import RunLease
+    from harness.sandbox.core import apifaults
+    from harness.spec.targets import LeaseSpec
+
+    run = RunLease(Connection(kind="sandbox", site_url="http://127.0.0.1:1", kubeconfig=str(tmp_path / "kubeconfig")),
+                   LeaseSpec(), "sandbox", "drain-flaky")
+    seen: list[str] = []
+    run.record = lambda type_, **fields: seen.append(str(type_))
+
+    async def scenario() -> None:
+        await run.take()
+        apifaults.configure(sbx.ctx, {"rate": 0.5, "codes": [503], "seed": 11})
+        try:
+            await run.give_back()
+        finally:
+            apifaults.clear(sbx.ctx)
+
+    asyncio.run(scenario())
+    assert str(Event.LEASE_RELEASED) in seen and str(Event.LEASE_RENEW_FAILED) not in seen
+    other = TargetLease(KubeClient(str(tmp_path / "kubeconfig")), "next run", "sandbox", seconds=30)
+    other.acquire()  # at once: not after the lease expired

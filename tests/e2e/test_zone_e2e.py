@@ -150,7 +150,11 @@ def test_e2e_stop_instances_and_sigterm(workspace: Any, sandbox: Any) -> None:
         baseline="1s", load=False))
     proc = workspace.popen("run", str(exp))
     try:
-        _wait_injected(workspace)
+        try:
+            _wait_injected(workspace)
+        except AssertionError:
+            proc.kill()
+            raise AssertionError("no injection:\n" + "".join(proc.communicate())) from None
         kube = sandbox.kube()
         try:
             wait_for(lambda: not any(c["type"] == "Ready" and c["status"] == "True"
