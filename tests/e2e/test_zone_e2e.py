@@ -70,6 +70,9 @@ def _cluster_clean(sandbox: Any) -> None:
         for zone, vms in c.aggregated_instances().items():
             assert all(vm.status == "RUNNING" for vm in vms), zone
             assert not [t for vm in vms for t in vm.tags if t.startswith("chaos-")]
+            for mig in c.list_migs(zone):  # the session sandbox's MIGs repair, as GKE's: left as found
+                assert mig["instanceLifecyclePolicy"]["defaultActionOnFailure"] == "REPAIR", mig["name"]
+                assert mig.get("autoHealingPolicies"), mig["name"]
     finally:
         c.close()
     sandbox.wait_deployments_ready(timeout=60)
@@ -139,35 +142,6 @@ def test_e2e_zone_drain_completes_under_api_faults(workspace: Any, sandbox: Any,
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
     assert workspace.last_run()["faults"][0]["reverted_at"]
     assert [e for e in _run_events(workspace) if e["type"] == "retry"]
-    _cluster_clean(sandbox)
-
-
-@pytest.mark.e2e
-def test_e2e_stop_instances_and_sigterm(workspace: Any, sandbox: Any) -> None:
-    sandbox.spread()
-    exp = workspace.experiment("stop-c", _zone_experiment(
-        f"zone-outage: {{zone: {ZONE_C}, mode: stop-instances, duration: 60s, recheck_every: 1s}}",
-        baseline="1s", load=False))
-    proc = workspace.popen("run", str(exp))
-    try:
-        try:
-            _wait_injected(workspace)
-        except AssertionError:
-            proc.kill()
-            raise AssertionError("no injection:\n" + "".join(proc.communicate())) from None
-        kube = sandbox.kube()
-        try:
-            wait_for(lambda: not any(c["type"] == "Ready" and c["status"] == "True"
-                                     for c in kube.get_node("gke-shop-default-pool-c-0")["status"]["conditions"]),
-                     30, "node NotReady")
-        finally:
-            kube.close()
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=90) == 3
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
     _cluster_clean(sandbox)
 
 
