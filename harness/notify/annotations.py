@@ -42,8 +42,9 @@ def fault_windows(events: Sequence[Mapping[str, Any]]) -> list[FaultWindow]:
 
 
 def ms(ts: float) -> int:
-    """Epoch seconds → epoch milliseconds, as Grafana wants them."""
-    return int(round(ts * 1000))
+    """Epoch seconds → epoch milliseconds, as Grafana wants them: rounded to the journal's precision first
+    (``round(ts, 3)``), so an event's annotation time is its journaled time whichever copy it is made from."""
+    return int(round(round(ts, 3) * 1000))
 
 
 def _text(window: FaultWindow, run: Mapping[str, Any], link: str) -> str:
