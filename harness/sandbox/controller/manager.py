@@ -84,7 +84,7 @@ class Controller:
                 log.exception("sandbox controller pass failed")
             self.passes += 1
             self.last_pass_seconds = time.monotonic() - began
-            await asyncio.sleep(max(debounce, self.last_pass_seconds))  # never more than ~half a core
+            await asyncio.sleep(max(debounce, 2 * self.last_pass_seconds))  # never more than ~a third of the loop
             with contextlib.suppress(TimeoutError):
                 await wait_timeout(cache.wake.wait(), interval)  # never swallows stop()'s cancel
 
