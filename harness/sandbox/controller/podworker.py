@@ -212,6 +212,8 @@ class PodWorker:
                 await self.task
         if self.proc is not None and self.proc.running:
             self._event("Killing", f"Stopping container {self.pod['spec']['containers'][0]['name']}")
+            # a shop pod closes its listener on SIGTERM and only then drains: it stops serving here, not at exit
+            self.rt.ctx.truth.record("pod.terminating", **self._fields(), signal="SIGTERM")
             sig = await self.proc.terminate(grace)
             self.rt.ctx.truth.record("pod.killed", **self._fields(), signal=sig, reason="deleted")
         elif self.virtual and self.started:

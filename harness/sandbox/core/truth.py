@@ -9,7 +9,7 @@ from typing import Any
 
 
 class Truth:
-    """Appends to ``.sandbox/truth.jsonl``. Events: pod.created, pod.ready, pod.unready, pod.killed,
+    """Appends to ``.sandbox/truth.jsonl``. Events: pod.created, pod.ready, pod.unready, pod.terminating, pod.killed,
     pod.deleted, node.ready, node.notready, endpoint.added, endpoint.removed, vm.stopped, vm.started,
     vm.recreating, vm.recreated (a managed instance group repairing a stopped VM: name, zone, mig, old_id,
     id), mig.patched (name, zone, repair), mig.repair_cancelled, toxic.added, toxic.removed,
@@ -38,8 +38,9 @@ def read_truth(path: Path) -> list[dict[str, Any]]:
 def service_down_and_back(truth: list[dict[str, Any]], service: str, after: float,
                           revert: float) -> tuple[float | None, float | None]:
     """Ground truth of an outage of ``service``: the first moment after ``after`` when no pod was both
-    routed to by the ingress (``endpoint.added``, not removed) and alive (not ``pod.killed``), and the
-    first moment after ``revert`` when one was again."""
+    routed to by the ingress (``endpoint.added``, not removed) and serving (not ``pod.terminating``: a
+    shop pod closes its listener on SIGTERM, then drains; nor ``pod.killed``), and the first moment after
+    ``revert`` when one was again."""
     serving: set[str] = set()
     down = back = None
     for t in truth:
@@ -47,7 +48,7 @@ def service_down_and_back(truth: list[dict[str, Any]], service: str, after: floa
             continue
         if t["event"] == "endpoint.added":
             serving.add(t["pod"])
-        elif t["event"] in ("endpoint.removed", "pod.killed"):
+        elif t["event"] in ("endpoint.removed", "pod.terminating", "pod.killed"):
             serving.discard(t["pod"])
         if t["ts"] > after and down is None and not serving:
             down = t["ts"]
