@@ -16,14 +16,11 @@ import pytest
 from harness.faults.base import fault_class
 from harness.faults.undo import read_undo
 from harness.journal import pending_faults, read_journal
+from tests.components.test_zone_faults import fault, mini  # noqa: F401 - the miniature's fixture
 from tests.zone_mini import FAST, ZONE_C, ZONE_D, Mini, lifecycle, mini_config, wait_for
 
 MIG_C = "gke-shop-default-pool-c-grp"
 C_VMS = ["gke-shop-default-pool-c-0", "gke-shop-default-pool-c-1"]
-
-
-def fault(kind: str, env: Any, **params: Any) -> Any:
-    return fault_class(kind)(f"{kind}-0", fault_class(kind).Params.model_validate(params), env)
 
 
 @pytest.fixture
@@ -38,13 +35,13 @@ def repairing(tmp_path: Path) -> Iterator[Mini]:
         m.close()
 
 
-def _repair(mini: Mini) -> dict[str, Any]:
-    mig = mini.compute.get_mig(ZONE_C, MIG_C)
+def _repair(m: Mini) -> dict[str, Any]:
+    mig = m.compute.get_mig(ZONE_C, MIG_C)
     return {k: mig.get(k) for k in ("autoHealingPolicies", "instanceLifecyclePolicy")}
 
 
-def _ids(mini: Mini) -> dict[str, int]:
-    return {n: mini.ctx.vms[n].id for n in C_VMS}
+def _ids(m: Mini) -> dict[str, int]:
+    return {n: m.ctx.vms[n].id for n in C_VMS}
 
 
 def test_a_vm_stopped_behind_the_mig_is_recreated(repairing: Mini) -> None:
@@ -90,16 +87,7 @@ def test_rollback_from_the_journal_restores_the_mig_after_starting_the_vms(repai
 
 
 # -- networks ----------------------------------------------------------------------------------------
-@pytest.fixture
-def mini(tmp_path: Path) -> Iterator[Mini]:
-    m = Mini(tmp_path, mini_config())
-    try:
-        yield m
-    finally:
-        m.close()
-
-
-def test_network_outage_rules_go_on_the_vms_network(mini: Mini) -> None:
+def test_network_outage_rules_go_on_the_vms_network(mini: Mini) -> None:  # noqa: F811
     outage = fault("zone-outage", mini.env(network="shop-vpc"), zone=ZONE_D, duration="1s", mode="network")
 
     def during() -> None:
@@ -115,14 +103,14 @@ def test_network_outage_rules_go_on_the_vms_network(mini: Mini) -> None:
     ({"network": "default"}, "not on it"),
     ({"network": "shop-vpc", "network_project": "shared-vpc-host"}, "projects/shared-vpc-host/global/networks/shop-vpc"),
 ])
-def test_network_outage_refuses_a_network_the_vms_are_not_on(mini: Mini, env: dict[str, str], expected: str) -> None:
+def test_network_outage_refuses_a_network_the_vms_are_not_on(mini: Mini, env: dict[str, str], expected: str) -> None:  # noqa: F811
     outage = fault("zone-outage", mini.env(**env), zone=ZONE_D, duration="1s", mode="network")
     plan = asyncio.run(outage.plan())
     assert plan.refuse is not None and expected in plan.refuse and "shop-vpc" in plan.refuse
     assert mini.ctx.firewalls == {}
 
 
-def test_the_api_refuses_a_rule_on_a_network_that_does_not_exist(mini: Mini) -> None:
+def test_the_api_refuses_a_rule_on_a_network_that_does_not_exist(mini: Mini) -> None:  # noqa: F811
     from harness.errors import PermanentClientError
 
     with pytest.raises(PermanentClientError) as err:

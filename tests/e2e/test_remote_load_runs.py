@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,23 +14,10 @@ from typing import Any
 import pytest
 
 from harness.measure.timeline import read_timeline
+from tests.components.test_load_remote import _free_port_pair
 from tests.zone_mini import wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-def _port_pair() -> int:
-    """A port P with P and P+1 free (the Locust master binds both)."""
-    for _ in range(50):
-        with socket.socket() as a, socket.socket() as b:
-            a.bind(("127.0.0.1", 0))
-            port = int(a.getsockname()[1])
-            try:
-                b.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no free port pair")
 
 
 def _experiment(port: int, max_lost: int) -> str:
@@ -62,7 +48,7 @@ def _events(folder: Any) -> list[dict[str, Any]]:
 
 
 def test_remote_workers_feed_the_run_and_a_lost_one_aborts_it_past_the_threshold(workspace: Any, sandbox: Any) -> None:
-    port = _port_pair()
+    port = _free_port_pair()
     workers = [_worker(workspace, port), _worker(workspace, port)]  # started first: they wait for the master
     exp = workspace.experiment("remote-load", _experiment(port, max_lost=0))
     run = workspace.popen("run", str(exp))
