@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -120,12 +120,13 @@ class PostgresClient:
             cur = conn.execute(text, params)
             return list(cur.fetchall()) if cur.description else []
 
-    def settings(self) -> dict[str, int]:
-        """``max_connections``, ``superuser_reserved_connections`` and the number of client backends."""
+    def settings(self, leaving: Sequence[int] = ()) -> dict[str, int]:
+        """``max_connections``, ``superuser_reserved_connections`` and the number of client backends,
+        not counting the pids in ``leaving`` (just terminated: they stay listed until they exit)."""
         rows = self.query(
             "SELECT current_setting('max_connections')::int, current_setting('superuser_reserved_connections')::int, "
-            f"(SELECT count(*) FROM pg_stat_activity WHERE {CLIENT_BACKENDS}), "
-            "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)::int")
+            f"(SELECT count(*) FROM pg_stat_activity WHERE {CLIENT_BACKENDS} AND NOT (pid = ANY(%s))), "
+            "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)::int", [list(leaving)])
         mx, reserved, backends, superuser = rows[0]
         return {"max_connections": mx, "superuser_reserved_connections": reserved,
                 "backends": backends, "superuser": superuser}
@@ -171,6 +172,35 @@ class PostgresClient:
         self.query(text, timeout=timeout)
 
 
+class PinnedClient(PostgresClient):
+    """A client whose queries share one session, kept open: it still works when the server is full
+    (the fault that fills it needs that). ``settings`` counts that session among the backends: it
+    holds a slot for as long as the client lives. ``close`` ends it."""
+
+    def __init__(self, dsn: str, connect_timeout: float = 5.0, application_name: str = "harness") -> None:
+        super().__init__(dsn, connect_timeout, application_name)
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def query(self, text: str | sql.Composed, params: Any = None, timeout: float | None = None) -> list[tuple[Any, ...]]:
+        if timeout:
+            return super().query(text, params, timeout)
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = self.connect()
+        with mapped("query"):
+            cur = self._conn.execute(text, params)
+            return list(cur.fetchall()) if cur.description else []
+
+    def settings(self, leaving: Sequence[int] = ()) -> dict[str, int]:
+        s = super().settings(leaving)
+        return {**s, "backends": s["backends"] + 1}
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+            self._conn = None
+
+
 def _filters(application_name: str | None, user: str | None, database: str | None) -> tuple[str, list[str]]:
     clauses, params = [], []
     for column, value, op in (("application_name", application_name, "LIKE"),
@@ -191,17 +221,31 @@ class HeldConnections:
         self.conns: list[psycopg.Connection[Any]] = []
         self.last_error: str | None = None
 
-    def open(self, n: int) -> int:
-        """Open up to ``n`` more connections, stopping at the first refusal; how many were opened."""
-        opened = 0
-        for _ in range(n):
+    def open(self, n: int, patience: float = 0.0) -> int:
+        """Open up to ``n`` more connections; how many were opened. A refusal ends it, unless
+        ``patience`` seconds have not passed yet: then the next try comes 5 ms later (clients racing to
+        reconnect each hold a slot while the server refuses them, so "too many clients" passes)."""
+        opened, deadline = 0, time.monotonic() + patience
+        while opened < n:
             try:
                 self.conns.append(self.client.connect(self.application_name))
             except TransientClientError as exc:
                 self.last_error = str(exc)
-                break
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.005)
+                continue
             opened += 1
         return opened
+
+    def release(self, n: int) -> int:
+        """Close up to ``n`` held connections; how many were closed."""
+        closed = 0
+        while self.conns and closed < n:
+            with contextlib.suppress(psycopg.Error):
+                self.conns.pop().close()
+            closed += 1
+        return closed
 
     def close(self) -> None:
         """Close every held connection (idempotent)."""

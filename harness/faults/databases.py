@@ -125,6 +125,10 @@ class PgFault(Fault):
         await undo_each(list(reversed(records)), TerminateSessions, terminate)
 
 
+#: how long a top-up keeps trying for the slots evicted clients race it for (seconds)
+TOP_UP_PATIENCE = 0.2
+
+
 @FAULTS.register
 class PgConnectionExhaustion(PgFault):
     """Hold connections until only ``reserve`` are free under max_connections (or hold ``hold``)."""
@@ -136,6 +140,8 @@ class PgConnectionExhaustion(PgFault):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.held: pg.HeldConnections | None = None
+        self._terminated: set[int] = set()
+        self.control: pg.PinnedClient | None = None
 
     def _count(self, s: dict[str, int]) -> tuple[int, str | None]:
         """How many to hold given the server's settings, and a refusal when that breaks the reserve."""
@@ -172,9 +178,13 @@ class PgConnectionExhaustion(PgFault):
 
     async def inject(self) -> None:
         p, client = self.params, self.client()
-        s = await _pg(self.env, "read settings", client.settings)
+        # one control session for the whole hold: a full server (or evicted clients racing to get
+        # back in) would refuse a new one, and a top-up that cannot connect lets them back in
+        self.control = pg.PinnedClient(client.dsn, application_name=client.application_name)
+        s = await _pg(self.env, "read settings", self.control.settings)
         n, refusal = self._count(s)
         if refusal and not (self.allow_empty and self._nothing_to_hold(s)):
+            await asyncio.to_thread(self.control.close)
             raise PermanentFaultError(refusal)
         self.record_held()
         self.held = pg.HeldConnections(client, self.app)
@@ -182,30 +192,39 @@ class PgConnectionExhaustion(PgFault):
         self.measurements.update({"held": opened, "held_max": opened, "max_connections": s["max_connections"],
                                   "backends_before": s["backends"], "reserve": p.reserve})
         if p.evict:
-            pids = await _pg(self.env, "evict sessions", client.terminate_backends,
+            pids = await _pg(self.env, "evict sessions", self.control.terminate_backends,
                              application_name=p.evict, spare="harness-%")
             self.measurements["evicted"] = len(pids)
-            await asyncio.to_thread(self._top_up)
+            await asyncio.to_thread(self._top_up, pids)
         self.env.record(Event.FAULT_ACTION, id=self.id, kind=self.kind, action="holding", connections=opened,
                         evicted=self.measurements.get("evicted", 0))
 
-    def _top_up(self) -> None:
-        """Take the slots other clients gave back, keeping only ``reserve`` free (or ``hold`` held);
-        with ``evict``, first terminate the matching sessions that got back in."""
-        assert self.held is not None
+    def _top_up(self, evicted: Sequence[int] = ()) -> None:
+        """Take the slots other clients gave back, keeping exactly ``reserve`` free (or ``hold`` held);
+        with ``evict``, first terminate the matching sessions that got back in.
+
+        A terminated session stays in pg_stat_activity until its process exits, so the count leaves out
+        the ones terminated now (the first time only: one that never leaves is counted next time);
+        otherwise its slot would go uncounted and an evicted client would reconnect into it, every
+        time. Holding more than leaves ``reserve`` free (another client came in) gives slots back."""
+        assert self.held is not None and self.control is not None
         p = self.params
         try:
+            leaving = [pid for pid in evicted if pid not in self._terminated]
             if p.evict:  # evicted clients that slipped back in lose their session again
-                pids = self.held.client.terminate_backends(application_name=p.evict, spare="harness-%")
+                pids = self.control.terminate_backends(application_name=p.evict, spare="harness-%")
                 self.measurements["evicted"] = self.measurements.get("evicted", 0) + len(pids)
-            s = self.held.client.settings()
+                leaving += [pid for pid in pids if pid not in self._terminated]
+            self._terminated.update(leaving)
+            s = self.control.settings(leaving)
         except ClientError:
             return  # full even for us: nothing to take
-        want = s["max_connections"] - p.reserve - s["backends"]
-        if p.hold is not None:
-            want = min(want, p.hold - len(self.held.conns))
+        room = s["max_connections"] - p.reserve - s["backends"]
+        want = room if p.hold is None else min(room, p.hold - len(self.held.conns))
         if want > 0:
-            self.held.open(want)
+            self.held.open(want, patience=TOP_UP_PATIENCE if p.evict else 0.0)
+        elif room < 0:
+            self.held.release(-room)
         self.measurements["held_max"] = max(self.measurements.get("held_max", 0), len(self.held.conns))
 
     async def hold(self, until: float) -> None:
@@ -221,6 +240,8 @@ class PgConnectionExhaustion(PgFault):
         if self.held is not None:
             self.measurements["stopped_by"] = self.held.last_error
             await asyncio.to_thread(self.held.close)
+        if self.control is not None:
+            await asyncio.to_thread(self.control.close)
 
 
 @FAULTS.register
