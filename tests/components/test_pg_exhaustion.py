@@ -82,23 +82,26 @@ def test_evicted_clients_stay_out_and_exactly_the_reserve_is_free(server: Contex
         s.start()
     free: list[int] = []
 
-    async def scenario() -> tuple[float, float]:
+    async def scenario() -> tuple[float, float, float, float]:
         while not all(s.answered for s in shoppers):
             await asyncio.sleep(0.05)
+        calm = time.monotonic()
+        await asyncio.sleep(1.0)
         assert (await fault.plan()).refuse is None
+        calm_until = time.monotonic()
         await fault.inject()
         held_at = time.monotonic()
         hold = asyncio.create_task(fault.hold(time.time() + 4.0))
-        for _ in range(6):  # the fault's own checks open a session now and then: the lowest count is its steady state
-            await asyncio.sleep(0.5)
+        for _ in range(7):
+            await asyncio.sleep(0.45)
             free.append(await asyncio.to_thread(_free_slots, admin))
         await hold
         out_until = time.monotonic()
         await fault.revert()
-        return held_at, out_until
+        return calm, calm_until, held_at, out_until
 
     try:
-        held_at, out_until = asyncio.run(scenario())
+        calm, calm_until, held_at, out_until = asyncio.run(scenario())
         back = time.monotonic() + 10
         while not all(s.answered[-1] > out_until for s in shoppers) and time.monotonic() < back:
             time.sleep(0.05)
@@ -106,9 +109,15 @@ def test_evicted_clients_stay_out_and_exactly_the_reserve_is_free(server: Contex
         stop.set()
         for s in shoppers:
             s.join(5)
-    # the first top-ups race the reconnects; from 0.5 s after injection on, nobody got an answer
-    late = [t for s in shoppers for t in s.answered if held_at + 0.5 < t < out_until]
-    assert late == [], f"{len(late)} queries answered while the fault held the server full"
-    assert min(free) == 3, free
+
+    def rate(start: float, end: float) -> float:
+        return sum(start < t < end for s in shoppers for t in s.answered) / (end - start)
+
+    # the first top-ups race the reconnects; from 1 s after injection on, a shopper that slips in is
+    # evicted at the next top-up (0.25 s at most): on a loaded machine a few do, briefly. Before the
+    # fix, the slots went back to them at every top-up: about half their queries were answered
+    before, during = rate(calm, calm_until), rate(held_at + 1.0, out_until)
+    assert during < 0.1 * before, f"{during:.0f} queries/s answered while the fault held the server full, {before:.0f} before"
+    assert sorted(free)[len(free) // 2] == 3 and min(free) >= 2, free  # a slot whose session is still leaving
     assert all(s.answered[-1] > out_until for s in shoppers), "the shoppers did not get back in after the revert"
     assert fault.measurements["evicted"] >= 6
