@@ -64,7 +64,10 @@ class _Second:
 
     def add(self, name: str, ms: float, failed: bool) -> None:
         self.total.add(ms, failed)
-        self.steps.setdefault(name, _Counts()).add(ms, failed)
+        step = self.steps.get(name)
+        if step is None:  # not setdefault: that would build a _Counts for every request
+            step = self.steps[name] = _Counts()
+        step.add(ms, failed)
 
     def to_wire(self) -> dict[str, Any]:
         wire = self.total.to_wire()
@@ -82,7 +85,9 @@ class WorkerBuckets:
 
     def add(self, name: str, response_ms: float, failed: bool, now: float, users: int) -> None:
         """Record one finished request (``now`` = completion time, epoch seconds)."""
-        sec = self._seconds.setdefault(int(now), _Second())
+        sec = self._seconds.get(int(now))
+        if sec is None:
+            sec = self._seconds[int(now)] = _Second()
         sec.add(name, max(0.0, float(response_ms or 0.0)), failed)
         sec.users = max(sec.users or 0, users)
 
