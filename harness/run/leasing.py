@@ -48,8 +48,9 @@ class RunLease:
     def journal(self, record: Recorder) -> None:
         """From now on, journal through ``record``; says who holds which lease."""
         self.record = record
+        took_over = {"took_over_from": self.lease.took_over} if self.lease.took_over else {}
         record(Event.LEASE_ACQUIRED, holder=self.lease.holder, namespace=self.lease.namespace,
-               name=self.lease.name, seconds=self.lease.seconds)
+               name=self.lease.name, seconds=self.lease.seconds, **took_over)
 
     async def _renewals(self) -> None:
         while True:

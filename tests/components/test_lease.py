@@ -87,3 +87,32 @@ def test_a_run_gives_its_lease_back_through_transient_api_errors(sbx: Sandbox, t
     assert str(Event.LEASE_RELEASED) in seen and str(Event.LEASE_RENEW_FAILED) not in seen
     other = TargetLease(KubeClient(str(tmp_path / "kubeconfig")), "next run", "sandbox", seconds=30)
     other.acquire()  # at once: not after the lease expired
+
+
+def test_a_holder_gone_from_this_machine_is_taken_over_at_once(kube: KubeClient) -> None:
+    import os
+    import subprocess
+
+    from harness.run.leasing import holder_identity
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = holder_identity("drain-flaky").replace(f" pid {os.getpid()}:", f" pid {gone.pid}:")
+    assert dead != holder_identity("drain-flaky")
+    clock = Clock()
+    _lease(kube, dead, clock).acquire()  # its release was lost (API errors, kill -9): unexpired for 30 s
+    alive = _lease(kube, "root@elsewhere pid 1: still running", clock)
+    clock.now += 1
+    nxt = _lease(kube, holder_identity("net-d"), clock)
+    nxt.acquire()
+    assert nxt.took_over == dead
+    assert kube.get_lease("default", "shop-resilience-harness")["spec"]["leaseTransitions"] == 1
+    # a live process of this machine, or a holder from another machine (another boot id), keeps it
+    with pytest.raises(Refused, match="net-d holds"):
+        _lease(kube, holder_identity("gate"), clock).acquire()
+    lease = kube.get_lease("default", "shop-resilience-harness")
+    lease["metadata"]["annotations"]["harness.shop/holder-boot-id"] = "another-machine"
+    lease["spec"]["holderIdentity"] = dead
+    kube.replace_lease("default", "shop-resilience-harness", lease)
+    with pytest.raises(Refused, match="holds the lease"):
+        alive.acquire()
