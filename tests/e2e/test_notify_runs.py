@@ -86,8 +86,10 @@ def test_a_hanging_slack_costs_the_bound_and_the_targets_secret_stays_out(worksp
     events = read_journal(run_dir / "events.jsonl")
     failed = [e for e in events if e["type"] == "notify.failed"]
     assert sorted(e["message"] for e in failed) == ["ended", "started"]
-    # the bound is 1 s; the rest is a loaded machine scheduling the sender's thread (no timing goal here)
-    assert all(e["seconds"] < 4 and "not sent within 1 s" in e["error"] for e in failed), failed
+    # the bound is 1 s; the rest is a loaded machine scheduling the sender's thread (no timing goal here).
+    # One attempt's own timeout is the bound too: whichever fires first names the failure
+    assert all(e["seconds"] < 4 and ("not sent within 1 s" in e["error"] or "timed out" in e["error"])
+               for e in failed), failed
     stopping = next(e["ts"] for e in events if e["type"] == "run.stopping")
     ended = next(e["ts"] for e in events if e["type"] == "run.ended")
     assert ended - stopping < 1.0 + 5.0  # the verdict, and the bound (plus its second of slack)
