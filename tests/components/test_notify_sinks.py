@@ -112,7 +112,8 @@ def test_a_hanging_or_failing_receiver_costs_no_more_than_the_bound(tmp_path: Pa
         assert len(slack.requests) > 2 and any(e["type"] == "retry" for e in events)
         assert all("500" in e["error"] for e in failed)
     else:
-        assert all(e["error"] == f"not sent within {bound:g} s" for e in failed)
+        # one attempt's own timeout is the bound too: whichever fires first names the failure
+        assert all(e["error"] == f"not sent within {bound:g} s" or "timed out" in e["error"] for e in failed)
     text = (tmp_path / "events.jsonl").read_text()
     assert TOKEN not in text and HOOK not in text
 
