@@ -91,12 +91,12 @@ def test_catalogue_checkout_pod_kill() -> None:
     loaded = load_experiment(EXPERIMENTS / "checkout-pod-kill.yaml")
     exp = loaded.experiment
     assert (exp.name, exp.target, loaded.target.kind) == ("checkout-pod-kill", "sandbox", "sandbox")
-    assert exp.load is not None and (exp.load.users, exp.load.spawn_rate) == (40, 20)
+    assert exp.load is not None and (exp.load.users, exp.load.spawn_rate) == (60, 30)
     assert exp.load.think_time == (0.5, 1.5)
     assert loaded.journeys is not None and loaded.journeys.is_file()
     fault = exp.timeline.faults[0]
     assert fault.kind == "pod-kill" and isinstance(fault.params, PodKillParams)
-    assert (fault.params.count, fault.params.every, fault.params.duration) == (1, 8.0, 16.0)
+    assert (fault.params.count, fault.params.every, fault.params.duration) == (1, 8.0, 24.0)
     assert isinstance(exp.probes[0].params, HttpProbeParams)
     assert [s.objective.value for s in exp.slos] == pytest.approx([0.95, 1.5, 30.0])
     assert exp.safety.abort_when[0].for_ == 5.0
