@@ -98,6 +98,13 @@ def mapped(what: str) -> Iterator[None]:
         raise _map(exc, what) from None
 
 
+def _fetch(conn: psycopg.Connection[Any], text: str | sql.Composed, params: Any) -> list[tuple[Any, ...]]:
+    """Run one statement on ``conn`` and fetch its rows (none for a statement without a result)."""
+    with mapped("query"):
+        cur = conn.execute(text, params)
+        return list(cur.fetchall()) if cur.description else []
+
+
 # -- the client -----------------------------------------------------------------------------------
 class PostgresClient:
     """Short-lived connections to one server for queries, counts and terminations."""
@@ -116,9 +123,8 @@ class PostgresClient:
     def query(self, text: str | sql.Composed, params: Any = None, timeout: float | None = None) -> list[tuple[Any, ...]]:
         """Run one statement on a fresh connection (bounded by ``timeout`` seconds) and fetch its rows."""
         options = {"options": f"-c statement_timeout={int(timeout * 1000)}"} if timeout else {}
-        with self.connect(**options) as conn, mapped("query"):
-            cur = conn.execute(text, params)
-            return list(cur.fetchall()) if cur.description else []
+        with self.connect(**options) as conn:
+            return _fetch(conn, text, params)
 
     def settings(self, leaving: Sequence[int] = ()) -> dict[str, int]:
         """``max_connections``, ``superuser_reserved_connections`` and the number of client backends,
@@ -186,9 +192,7 @@ class PinnedClient(PostgresClient):
             return super().query(text, params, timeout)
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = self.connect()
-        with mapped("query"):
-            cur = self._conn.execute(text, params)
-            return list(cur.fetchall()) if cur.description else []
+        return _fetch(self._conn, text, params)
 
     def settings(self, leaving: Sequence[int] = ()) -> dict[str, int]:
         s = super().settings(leaving)
@@ -249,9 +253,7 @@ class HeldConnections:
 
     def close(self) -> None:
         """Close every held connection (idempotent)."""
-        while self.conns:
-            with contextlib.suppress(psycopg.Error):
-                self.conns.pop().close()
+        self.release(len(self.conns))
 
 
 class TableLock:

@@ -20,11 +20,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psutil
 
 from harness.load.runner import LoadRunner
@@ -96,8 +96,7 @@ class Window:
 
 def _served(host: str) -> int:
     """Requests nginx has handled so far (stub_status)."""
-    with urllib.request.urlopen(f"{host}/nginx_status", timeout=5) as resp:
-        return int(resp.read().decode().split("\n")[2].split()[2])
+    return int(httpx.get(f"{host}/nginx_status", timeout=5).text.split("\n")[2].split()[2])
 
 
 def _cpu(pids: list[int]) -> float:

@@ -9,30 +9,16 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
-import pytest
 
 from harness.clients import postgres as pg
 from harness.errors import TransientClientError
 from harness.faults.base import FaultEnv, fault_class
-from harness.sandbox.config import SandboxConfig
-from harness.sandbox.core.context import Context, new_context
+from harness.sandbox.core.context import Context
 from harness.sandbox.postgres import Postgres
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
-    ctx = new_context(SandboxConfig(products=10), tmp_path_factory.mktemp("pgx"))
-    db = Postgres()
-    asyncio.run(db.start(ctx))
-    try:
-        yield ctx
-    finally:
-        asyncio.run(db.stop())
-        ctx.truth.close()
+from tests.components.test_postgres import started  # noqa: F401 - the real PostgreSQL fixture
 
 
 class Shopper(threading.Thread):
@@ -71,7 +57,8 @@ def _free_slots(admin: pg.PostgresClient) -> int:
             time.sleep(0.01)
 
 
-def test_evicted_clients_stay_out_and_exactly_the_reserve_is_free(server: Context) -> None:
+def test_evicted_clients_stay_out_and_exactly_the_reserve_is_free(started: tuple[Context, Postgres]) -> None:  # noqa: F811
+    server, _ = started
     admin = pg.PostgresClient(server.endpoints["postgres_admin"], application_name="test")
     env = FaultEnv(postgres={"dsn": server.endpoints["postgres_admin"], "allowed_hosts": ["127.0.0.1"]})
     kind = fault_class("pg-connection-exhaustion")
